@@ -93,6 +93,9 @@ def test_structural_lfs_fire_on_their_cue(source, lf, stage):
         ("import matplotlib.pyplot as plt\nimport numpy as np\ndef save(f):\n    plt.savefig(f)", "ext_plots_data"),
         # a single-letter name is data, not a constant
         ("X = vectorizer.fit_transform(df.txt)", "ext_setup_only"),
+        # set-up only is ext_setup_only's alone: two LFs that always agree would be counted
+        # as two independent witnesses by the LabelModel
+        ("import numpy as np\nimport pandas as pd\nnp.random.seed(0)", "ext_imports_majority"),
         # an exception named IndexError is no model error
         ("for i in range(3):\n    try:\n        print(r[i])\n    except IndexError:\n        pass",
          "ext_predicts_or_shows_results"),
@@ -112,3 +115,17 @@ def test_loading_data_for_a_plot_is_not_data_preparation():
     fired = votes("import pandas as pd\ndf = pd.read_csv('a.csv')\nplt.plot(df.x, df.y)")
     assert "ext_api_load_data" not in fired and fired.get("ext_plots_data") == Stage.EXPLORE
     assert votes("import pandas as pd\ndf = pd.read_csv('a.csv')").get("ext_api_load_data") == Stage.WRANGLE
+
+
+def test_imports_with_a_little_work_are_left_for_the_label_model_to_weigh():
+    fired = votes("import pickle\nwith open('a.p', 'rb') as f:\n    data = pickle.load(f)")
+    assert fired["ext_imports_majority"] == Stage.IMPORT
+    assert fired["ext_api_load_data"] == fired["ext_prepares_data"] == Stage.WRANGLE
+    assert votes("import numpy as np\nnp.random.seed(0)") == {"ext_setup_only": Stage.IMPORT}
+
+
+def test_a_method_on_a_loaded_frame_is_not_loading():
+    load_data = next(lf for lf in load_lfs("extended") if lf.name == "ext_api_load_data")
+    cell = parse_code("data.head()")
+    assert load_data(replace(cell, apis=["pandas.io.stata.read_stata"])) == Stage.WRANGLE
+    assert load_data(replace(cell, apis=["pandas.io.stata.read_stata.head"])) == ABSTAIN

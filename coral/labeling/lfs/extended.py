@@ -140,11 +140,14 @@ def ext_setup_only(x: ParsedCell) -> int:
 
 @labeling_function()
 def ext_imports_majority(x: ParsedCell) -> int:
-    """At least half of the statements are imports, and the rest neither plots nor models."""
+    """At least half of the statements are imports, the rest is more than set-up (that is
+    ``ext_setup_only``'s) and neither plots nor models."""
     if not x.statements or x.imports * 2 < x.statements:
         return ABSTAIN
     facts = cell_facts(x)
-    return ABSTAIN if _plots(x, facts) or _model_evidence(facts) else Stage.IMPORT
+    if all(map(_is_setup, facts.statements)) or _plots(x, facts) or _model_evidence(facts):
+        return ABSTAIN
+    return Stage.IMPORT
 
 
 @labeling_function()
