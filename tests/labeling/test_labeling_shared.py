@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from coral.evaluation import evaluate_predictions, evaluate_stages, read_gold
-from coral.labeling.corpus import iter_input_cells
+from coral.labeling.corpus import iter_input_cells, label_cells
+from coral.labeling.lfsets import load_lfs
 from coral.labeling.model import HeuristicStageModel
 from coral.predict import load_stage_model, predict_cells
 from coral.stages import STAGE_NAMES
@@ -48,19 +49,12 @@ def test_extended_lfs_cover_more_than_the_papers(ucsd):
 def _aggregations_on_dev(cells, gold, methods):
     """Label the input once; each aggregation's evaluation on the gold cells (the LabelModel
     is fitted on the whole input's label matrix, as `coral predict --aggregate labelmodel`)."""
-    ids = []
-
-    def remember_ids(cells):
-        for cell in cells:
-            ids.append(cell.id)
-            yield cell
-
-    L = HeuristicStageModel(lfs=("extended",)).label_matrix(remember_ids(cells))
-    position = {cell_id: row for row, cell_id in enumerate(ids)}
+    matrix = label_cells(cells, load_lfs("extended"))
+    position = {cell_id: row for row, cell_id in enumerate(matrix.ids)}
     rows = [position[cell_id] for cell_id in gold]
     results = {}
     for method in methods:
-        proba = HeuristicStageModel(lfs=("extended",), aggregation=method).predict_proba_matrix(L)[rows]
+        proba = HeuristicStageModel(lfs=("extended",), aggregation=method).predict_proba_matrix(matrix.L)[rows]
         predicted = [STAGE_NAMES[row.argmax()] if row.any() else None for row in proba]
         results[method] = evaluate_stages(list(gold.values()), predicted, random_seeds=1)
     return results

@@ -101,6 +101,11 @@ def _is_setup(statement: Statement) -> bool:
     return False
 
 
+def _setup_only(facts: CellFacts) -> bool:
+    """Every statement is set-up: the cells ``ext_setup_only`` (and no other LF) votes for."""
+    return bool(facts.statements) and all(map(_is_setup, facts.statements))
+
+
 def _shows(statement: Statement) -> bool:
     """The statement's purpose is to show something: a displayed value, a print, a summary."""
     return statement.kind == "display" or (statement.kind == "call" and statement.callee in SHOW_CALLS)
@@ -134,8 +139,7 @@ def _model_evidence(facts: CellFacts) -> bool:
 @labeling_function()
 def ext_setup_only(x: ParsedCell) -> int:
     """Only imports, magics, set-up calls (seeds, options, styles) and constants."""
-    statements = cell_facts(x).statements
-    return Stage.IMPORT if statements and all(map(_is_setup, statements)) else ABSTAIN
+    return Stage.IMPORT if _setup_only(cell_facts(x)) else ABSTAIN
 
 
 @labeling_function()
@@ -145,7 +149,7 @@ def ext_imports_majority(x: ParsedCell) -> int:
     if not x.statements or x.imports * 2 < x.statements:
         return ABSTAIN
     facts = cell_facts(x)
-    if all(map(_is_setup, facts.statements)) or _plots(x, facts) or _model_evidence(facts):
+    if _setup_only(facts) or _plots(x, facts) or _model_evidence(facts):
         return ABSTAIN
     return Stage.IMPORT
 
@@ -183,7 +187,7 @@ def ext_prepares_data(x: ParsedCell) -> int:
     """Only assigns, changes or deletes data (no display, plot or model): it prepares data."""
     facts = cell_facts(x)
     statements = [s for s in facts.statements if s.kind not in ("import", "magic")]
-    if not statements or all(_is_setup(s) for s in facts.statements):
+    if not statements or _setup_only(facts):
         return ABSTAIN
     if not all(s.kind in ("assign", "delete") or s.mutates for s in statements):
         return ABSTAIN
