@@ -22,7 +22,7 @@ def _root() -> None:
 
 ThreadsOption = Annotated[
     Optional[int],
-    typer.Option("--threads", help="torch CPU threads (default: torch's choice); 1 is fastest on a busy shared machine.", min=1),
+    typer.Option("--threads", help="torch CPU threads (default: torch's choice); 1 is often fastest when other jobs share the CPU.", min=1),
 ]
 
 

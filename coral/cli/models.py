@@ -71,7 +71,7 @@ def train_command(
     """Train an encoder on weak labels from labeling functions (no expert labels are used).
 
     Validation (10% of notebooks) and early stopping use the weak-label loss only. Example:
-    coral train --corpus ../shared/corpora/github --lfs extended --label-model labelmodel --out runs/coral
+    coral train --corpus notebooks/ --lfs extended --label-model labelmodel --out runs/coral
     """
     from coral.encoders.train import train_from_corpus
 
