@@ -36,9 +36,9 @@ def corpus(tmp_path_factory):
 
 
 @pytest.mark.parametrize("encoder, options", [
-    ("word2vec", ["--param", "min_count=1", "--param", "vector_size=16"]),
-    ("coral", ["--epochs", "2", "--d-model", "32", "--param", "d_ff=64", "--param", "n_topics=8",
-               "--param", "min_token_count=1", "--batch-size", "8", "--device", "cpu", "--threads", "1"]),
+    ("word2vec", ["--param", "tokens__min_token_count=1", "--param", "model__vector_size=16"]),
+    ("coral", ["--epochs", "2", "--d-model", "32", "--param", "model__d_ff=64", "--param", "n_topics=8",
+               "--param", "graph__min_token_count=1", "--batch-size", "8", "--device", "cpu", "--threads", "1"]),
 ])
 def test_train_writes_a_model_directory_that_predict_loads(corpus, tmp_path, encoder, options):
     out = tmp_path / "model"
@@ -67,7 +67,7 @@ def test_train_excludes_development_notebooks_and_reports_bad_options(corpus, tm
     out = tmp_path / "model"
     runner = CliRunner()
     result = runner.invoke(app, ["train", "--encoder", "word2vec", "--corpus", str(corpus), "--out", str(out),
-                                 "--exclude", str(gold), "--param", "min_count=1"])
+                                 "--exclude", str(gold), "--param", "tokens__min_token_count=1"])
     assert result.exit_code == 0, result.output
     assert "on 35 cells" in result.output and "7 excluded" in result.output  # the whole notebook is left out
     bad = runner.invoke(app, ["train", "--encoder", "lda", "--corpus", str(corpus), "--out", str(out), "--param", "heads=2"])
