@@ -51,7 +51,9 @@ class Encoder(BaseEstimator, ABC):
         only one group has; an unknown name is an error that lists the valid ones."""
         groups = {key: value for key, value in self.get_params(deep=False).items() if isinstance(value, ParamGroup)}
         top, nested = split_params(params, groups)
-        unknown = sorted(set(top) - set(self._get_param_names())) + sorted(set(nested) - set(groups))
+        unknown = sorted(set(top) - set(self._get_param_names()))
+        unknown += [f"{group}__{name}" for group, changes in nested.items() for name in changes
+                    if group not in groups or name not in groups[group].get_params()]
         if unknown:
             valid = [key for key in self.get_params(deep=True) if key not in groups]
             raise ValueError(f"encoder {self.name!r} has no parameter(s) {', '.join(unknown)}; valid: {', '.join(valid)}")

@@ -72,3 +72,20 @@ def test_train_excludes_development_notebooks_and_reports_bad_options(corpus, tm
     assert "on 35 cells" in result.output and "7 excluded" in result.output  # the whole notebook is left out
     bad = runner.invoke(app, ["train", "--encoder", "lda", "--corpus", str(corpus), "--out", str(out), "--param", "heads=2"])
     assert bad.exit_code == 1 and "no parameter(s) heads" in bad.output
+
+
+def test_train_takes_nested_parameter_names_from_param_and_config(corpus, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("model: {d_model: 16, d_ff: 32, n_topics: 4, layers: 1}\ntraining__batch_size: 8\n")
+    out = tmp_path / "model"
+    result = CliRunner().invoke(app, ["train", "--corpus", str(corpus), "--out", str(out), "--config", str(config),
+                                      "--param", "graph__max_nodes=12", "--param", "training__grad_clip=0.5",
+                                      "--param", "graph__min_token_count=1", "--epochs", "1", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    params = json.loads((out / "encoder.json").read_text())["params"]
+    assert params["graph"]["max_nodes"] == 12 and params["graph"]["max_markdown_tokens"] == 16
+    assert params["model"] == {**params["model"], "d_model": 16, "d_ff": 32, "n_topics": 4, "layers": 1}
+    assert params["training"]["grad_clip"] == 0.5 and params["training"]["batch_size"] == 8
+    assert params["training"]["epochs"] == 1 and "device" not in params
+    bad = CliRunner().invoke(app, ["train", "--corpus", str(corpus), "--out", str(out), "--param", "graph__max_node=3"])
+    assert bad.exit_code == 1 and "graph__max_node" in bad.output
