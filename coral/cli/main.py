@@ -22,7 +22,7 @@ def _root() -> None:
 
 ThreadsOption = Annotated[
     Optional[int],
-    typer.Option("--threads", help="torch CPU threads [default: the cores available to coral that other work leaves idle, at most 8].", min=1),
+    typer.Option("--threads", help="torch CPU threads (default: the cores available to coral that other work leaves idle, at most 8).", min=1),
 ]
 
 DeviceOption = Annotated[

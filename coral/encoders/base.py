@@ -54,6 +54,10 @@ class Encoder(BaseEstimator, ABC):
         unknown = sorted(set(top) - set(self._get_param_names()))
         unknown += [f"{group}__{name}" for group, changes in nested.items() for name in changes
                     if group not in groups or name not in groups[group].get_params()]
+        for group in set(top) & set(groups):
+            if not isinstance(top[group], type(groups[group])):
+                raise ValueError(f"encoder parameter {group!r} is a group: give {group}__NAME=VALUE or a "
+                                 f"mapping of its parameters, not {top[group]!r}")
         if unknown:
             valid = [key for key in self.get_params(deep=True) if key not in groups]
             raise ValueError(f"encoder {self.name!r} has no parameter(s) {', '.join(unknown)}; valid: {', '.join(valid)}")

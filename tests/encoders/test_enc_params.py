@@ -78,6 +78,8 @@ def test_unknown_parameters_are_errors_that_list_the_valid_names():
         make_encoder("gnn", optimizer__lr=0.1)
     with pytest.raises(ValueError, match=r"no parameter\(s\) heads"):
         make_encoder("lda", heads=2)
+    with pytest.raises(ValueError, match="'training' is a group"):
+        make_encoder("coral", training=5)
 
 
 def test_an_earlier_flat_encoder_json_with_a_device_still_loads(tmp_path):
