@@ -39,7 +39,10 @@ def resolve_device(device: str) -> torch.device:
     """``auto``: CUDA when available, else CPU."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"device {device!r}: {exc}") from None
 
 
 def autocast_for(device: torch.device):

@@ -89,3 +89,14 @@ def test_train_takes_nested_parameter_names_from_param_and_config(corpus, tmp_pa
     assert params["training"]["epochs"] == 1 and "device" not in params
     bad = CliRunner().invoke(app, ["train", "--corpus", str(corpus), "--out", str(out), "--param", "graph__max_node=3"])
     assert bad.exit_code == 1 and "graph__max_node" in bad.output
+
+
+def test_predict_with_the_shipped_model_takes_a_device(corpus, tmp_path):
+    out = tmp_path / "preds.jsonl"
+    result = CliRunner().invoke(app, ["predict", str(corpus), "--model", "default", "--device", "cpu", "--threads", "1",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "42 cells, 42 (100.0%) with a stage" in result.output
+    assert load_stage_model("default", device="cpu").device == "cpu"
+    bad = CliRunner().invoke(app, ["predict", str(corpus), "--model", "default", "--device", "gpu7", "--out", str(out)])
+    assert bad.exit_code == 1 and "device 'gpu7'" in bad.output
