@@ -26,12 +26,11 @@ def test_paper_heuristics_on_the_coral_sample(ucsd):
     cells, gold = ucsd
     predictions = predict_cells(load_stage_model("heuristics"), cells)
     assert len(predictions) == len(cells) == 1000
-    evaluation = evaluate_predictions(predictions, gold, random_seeds=20)
+    evaluation = evaluate_predictions(predictions, gold, random_seeds=100)
     assert evaluation.n_evaluated == 250 and not evaluation.missing_ids
-    # Measured: 56% coverage, 66% accuracy on covered (the paper: 20%, ~90%); see docs/results.md.
-    assert 0.4 < evaluation.coverage < 0.7
-    assert evaluation.accuracy_on_covered > 0.6
-    assert evaluation.random_fill_accuracy_mean > 0.4
+    # Near the paper's 20.4% coverage and 34.1% random-fill accuracy (docs/results.md).
+    assert 0.15 <= evaluation.coverage <= 0.25
+    assert 0.30 <= evaluation.random_fill_accuracy_mean <= 0.38
 
 
 def test_extended_lfs_cover_more_than_the_papers(ucsd):
