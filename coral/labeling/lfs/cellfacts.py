@@ -18,6 +18,7 @@ from coral.corpora.records import ASTGraph, ParsedCell
 
 _IMPORT_TYPES = {"import_statement", "import_from_statement", "future_import_statement"}
 _DEFINITION_TYPES = {"function_definition", "decorated_definition"}
+_NAMED_DEFINITION_TYPES = {"function_definition", "class_definition"}
 _LOOP_TYPES = {"for_statement", "while_statement"}
 _BLOCK_TYPES = {"if_statement", "with_statement", "try_statement"}
 _DISPLAY_TYPES = {
@@ -40,7 +41,8 @@ class Statement:
     ``targets`` the names an assignment binds; ``mutates`` whether the statement changes
     existing data in place (item or attribute assignment, ``del``, ``inplace=True``; for
     loops and if/with/try blocks: any assignment or ``del`` in their body);
-    ``bases`` the base-class names of a class.
+    ``bases`` the base-class names of a class; ``defines`` the names of the functions and
+    classes a definition defines, its methods and nested functions included.
     """
 
     kind: str
@@ -48,6 +50,7 @@ class Statement:
     targets: tuple[str, ...] = ()
     mutates: bool = False
     bases: tuple[str, ...] = ()
+    defines: tuple[str, ...] = ()
 
     @property
     def target(self) -> str:
@@ -103,6 +106,17 @@ def _callee(graph: ASTGraph, call: int, end: int) -> str:
     return ""
 
 
+def _defined_names(graph: ASTGraph, start: int, end: int) -> tuple[str, ...]:
+    """Names of the functions and classes defined in ``start..end`` (a definition's name is
+    its first child)."""
+    types, values, parents = graph.types, graph.values, graph.parents
+    return tuple(
+        values[i] or ""
+        for i in range(start + 1, end)
+        if types[i] == "identifier" and parents[i] == i - 1 and types[i - 1] in _NAMED_DEFINITION_TYPES
+    )
+
+
 def _has_inplace(graph: ASTGraph, start: int, end: int) -> bool:
     types, values = graph.types, graph.values
     return any(
@@ -117,10 +131,10 @@ def _statement(graph: ASTGraph, node: int, end: int) -> Statement:
     if kind in _IMPORT_TYPES:
         return Statement("import")
     if kind in _DEFINITION_TYPES:
-        return Statement("def")
+        return Statement("def", defines=_defined_names(graph, node, end))
     if kind == "class_definition":
         bases = tuple(values[i] or "" for i in range(node + 1, end) if types[i] == "identifier")
-        return Statement("class", bases=bases[1:])
+        return Statement("class", bases=bases[1:], defines=_defined_names(graph, node, end))
     if kind in _LOOP_TYPES or kind in _BLOCK_TYPES:
         changes = any(types[i] in _CHANGE_TYPES for i in range(node + 1, end)) or _has_inplace(graph, node, end)
         return Statement("loop" if kind in _LOOP_TYPES else "block", mutates=changes)

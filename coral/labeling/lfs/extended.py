@@ -15,7 +15,7 @@ import re
 from snorkel.labeling import LabelingFunction, labeling_function
 
 from coral.corpora.records import ParsedCell
-from coral.labeling.lfs.cellfacts import CellFacts, Statement, cell_facts
+from coral.labeling.lfs.cellfacts import CellFacts, Statement, _identifier_words, cell_facts
 from coral.labeling.seedfiles import SEEDS_DIR, load_seed_lfs
 from coral.stages import ABSTAIN, Stage
 
@@ -58,6 +58,9 @@ METRIC_CALLS = {
     "recall_score", "cross_val_score", "cross_validate", "ttest_ind", "ttest_rel", "ttest_1samp", "log_loss",
     "precision_recall_curve", "auc", "chi2_contingency", "mannwhitneyu", "f_oneway", "kstest", "shapiro",
     "pearsonr", "spearmanr", "learning_curve", "validation_curve", "explained_variance_score", "conf_int",
+    # statistical tests (scipy.stats, statsmodels): significance testing is EVALUATE by the rubric
+    "chisquare", "wilcoxon", "kruskal", "levene", "bartlett", "normaltest", "fisher_exact", "ztest",
+    "proportions_ztest", "anova_lm", "pairwise_tukeyhsd", "adfuller", "jarque_bera", "ttest",
 }
 MODEL_CONSTRUCTOR = re.compile(
     r"(Regress(ion|or)(CV)?|Classifier(CV)?|SVC|SVR|KMeans|PCA|NB|Sequential|Lasso(CV)?|Ridge(CV)?|ElasticNet(CV)?|"
@@ -86,6 +89,22 @@ MODEL_OBJECT_WORDS = {
     "model", "models", "clf", "classifier", "regressor", "estimator", "reg", "lm", "svm", "knn", "net",
     "network", "kmeans", "km", "gs", "forest", "rf", "xgb", "lr", "logreg", "nn",
 }
+# Words in the names of functions a cell defines: a loss, a gradient, a forward pass or a
+# training step is modeling written by hand; an error or a score computed by hand is evaluation.
+MODEL_FUNCTION_WORDS = {
+    "loss", "cost", "gradient", "gradients", "grad", "sigmoid", "softmax", "relu", "tanh", "forward", "backward",
+    "backprop", "propagate", "propagation", "train", "training", "fit", "weights", "initialize", "initialise",
+    "activation", "likelihood", "optimize", "optimizer", "descent", "epoch", "neuron", "perceptron", "regression",
+    "classifier", "model", "predict", "simulate", "simulation", "network", "layer", "posterior", "prior",
+}
+METRIC_FUNCTION_WORDS = {
+    "mae", "mse", "rmse", "mape", "accuracy", "evaluate", "evaluation", "score", "error", "errors", "metric",
+    "metrics", "precision", "recall", "f1", "auc", "roc", "confusion", "residual", "residuals",
+}
+# Identifier words of a hand-written training loop: epochs over a loss, gradients or weights.
+EPOCH_WORDS = {"epoch", "epochs", "nepochs", "numepochs", "iteration", "iterations"}
+TRAINING_WORDS = {"loss", "losses", "grad", "grads", "gradient", "gradients", "weights", "optimizer", "backprop"}
+TRAINING_CALLS = {"train_on_batch", "apply_gradients", "backward", "zero_grad"}
 HYPERPARAMETER_WORDS = {"param", "params", "grid", "hyperparameters", "hyperparams"}
 CONSTANT_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
@@ -214,14 +233,47 @@ def ext_plots_model_results(x: ParsedCell) -> int:
     return ABSTAIN
 
 
+def _defined_words(facts: CellFacts) -> frozenset[str]:
+    """Words of the names of the functions and classes a cell that only defines them defines
+    (empty when the cell does anything else but import)."""
+    statements = [s for s in facts.statements if s.kind not in ("import", "magic")]
+    if not statements or not all(s.kind in ("def", "class") for s in statements):
+        return frozenset()
+    return _identifier_words({name for s in statements for name in s.defines})
+
+
+def _trains_by_hand(facts: CellFacts) -> bool:
+    """A loop that trains: backward passes and optimiser steps, ``train_on_batch``, or epochs
+    over a loss, gradients or weights."""
+    if not any(s.kind == "loop" for s in facts.statements):
+        return False
+    return bool(
+        {"backward", "step"} <= facts.methods
+        or facts.methods & TRAINING_CALLS
+        or (facts.words & EPOCH_WORDS and facts.words & TRAINING_WORDS)
+    )
+
+
 @labeling_function()
 def ext_defines_model(x: ParsedCell) -> int:
-    """Defines a network class (nn.Module, keras Model...) or runs a training loop."""
+    """Defines a network class (nn.Module, keras Model...), runs a training loop, or only
+    defines functions or classes named for modeling (``compute_cost``, ``sigmoid``,
+    ``forward``, ``NeuralNetwork``): modeling written by hand."""
     facts = cell_facts(x)
     if any(s.kind == "class" and MODEL_BASES & set(s.bases) for s in facts.statements):
         return Stage.MODEL
-    if any(s.kind == "loop" for s in facts.statements) and {"backward", "step"} <= facts.methods:
+    if _trains_by_hand(facts) or _defined_words(facts) & MODEL_FUNCTION_WORDS:
         return Stage.MODEL
+    return ABSTAIN
+
+
+@labeling_function()
+def ext_defines_metric(x: ParsedCell) -> int:
+    """Only defines functions named for judging a model (``mae``, ``evaluate``,
+    ``compute_accuracy``) and none named for modeling: evaluation written by hand."""
+    words = _defined_words(cell_facts(x))
+    if words & METRIC_FUNCTION_WORDS and not words & MODEL_FUNCTION_WORDS:
+        return Stage.EVALUATE
     return ABSTAIN
 
 
@@ -283,6 +335,7 @@ def lfs() -> list[LabelingFunction]:
         ext_plots_data,
         ext_plots_model_results,
         ext_defines_model,
+        ext_defines_metric,
         ext_builds_estimator,
         ext_sets_up_search,
         ext_scores_without_fitting,
