@@ -28,6 +28,10 @@ _DISPLAY_TYPES = {
 _TARGET_TYPES = {"identifier", "pattern_list", "tuple_pattern", "list_pattern", "tuple", "list"}
 _EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning")  # IndexError names no model error
 _CHANGE_TYPES = {"assignment", "augmented_assignment", "delete_statement"}
+# Resolved names of what a fitted model returned: ``statsmodels.formula.api.ols.fit.summary``,
+# ``...RegressionResults.conf_int``, ``keras...Sequential.fit.history`` (not a scaler's
+# ``fit.transform``, which prepares data).
+FITTED_RESULT_API = re.compile(r"\.fit\.(?!transform)[A-Za-z_]|Results(?:Wrapper)?\.[a-z_]")
 _IDENTIFIER_WORDS = re.compile(r"[A-Z]?[a-z]+\d*|[A-Z]+\d*(?![a-z])")
 
 
@@ -68,13 +72,15 @@ class CellFacts:
     those identifiers lower-cased, whole without underscores and split into words, each with
     and without trailing digits (``y_pred2`` -> ``ypred2``, ``y``, ``pred2``, ``pred``;
     ``rfScore`` -> ``rfscore``, ``rf``, ``score``), for vocabulary cues that should not match
-    comments or strings.
+    comments or strings; ``uses_fitted_results``: a resolved call reaches into what a fit
+    returned (``extended.FITTED_RESULT_API``).
     """
 
     statements: tuple[Statement, ...]
     methods: frozenset[str]
     identifiers: frozenset[str]
     words: frozenset[str]
+    uses_fitted_results: bool = False
 
 
 def _identifier_words(identifiers: set[str]) -> frozenset[str]:
@@ -185,7 +191,8 @@ def compute_cell_facts(cell: Any) -> CellFacts:
         if types[i] == "identifier" and values[i]
     }
     methods = frozenset(name.rsplit(".", 1)[-1] for name in (*cell.apis, *cell.called_names))
-    return CellFacts(statements, methods, frozenset(identifiers), _identifier_words(identifiers))
+    fitted = any(FITTED_RESULT_API.search(api) for api in cell.apis)
+    return CellFacts(statements, methods, frozenset(identifiers), _identifier_words(identifiers), fitted)
 
 
 _last = threading.local()

@@ -48,7 +48,8 @@ PLOT_CALLS = {
     "jointplot", "lmplot", "catplot", "regplot", "displot", "relplot", "stripplot", "swarmplot", "plot_surface",
     "contour", "contourf", "errorbar", "fill_between", "scatter3D", "plot3D", "matshow", "stem", "step",
     "hexbin", "violin", "FacetGrid", "PairGrid", "iplot", "Chart", "scatter_matrix", "plot_date", "semilogy",
-    "loglog", "semilogx",
+    "loglog", "semilogx", "qqplot", "probplot", "plot_diagnostics", "plot_predict", "plot_regress_exog",
+    "plot_partregress_grid", "plot_fit", "plot_importance", "plot_tree", "plot_model",
 }
 FIT_CALLS = {"fit", "fit_generator", "partial_fit", "train", "backward", "compile", "fit_transform_model", "train_on_batch"}
 PREDICT_CALLS = {"predict", "predict_proba", "predict_classes", "predict_log_proba", "decision_function", "forecast"}
@@ -152,6 +153,7 @@ def _model_evidence(facts: CellFacts) -> bool:
         or facts.identifiers & FITTED_ATTRIBUTES
         or facts.words & (MODEL_RESULT_WORDS | MODEL_OBJECT_WORDS)
         or any(MODEL_CONSTRUCTOR.search(method) for method in facts.methods)
+        or facts.uses_fitted_results
     )
 
 
@@ -311,6 +313,16 @@ def ext_inspects_fitted_model(x: ParsedCell) -> int:
 
 
 @labeling_function()
+def ext_reads_fitted_results(x: ParsedCell) -> int:
+    """Calls a method of what a fit returned (a statsmodels ``summary()``, ``conf_int()``,
+    ``resid``, a keras ``history``) without fitting: inspecting a fitted model (EVALUATE)."""
+    facts = cell_facts(x)
+    if facts.uses_fitted_results and not facts.methods & FIT_CALLS:
+        return Stage.EVALUATE
+    return ABSTAIN
+
+
+@labeling_function()
 def ext_predicts_or_shows_results(x: ParsedCell) -> int:
     """Predicts with a fitted model, or shows model-result values (``y_pred``, ``rmse``,
     ``p_value``), without fitting: judging a model (EVALUATE)."""
@@ -340,5 +352,6 @@ def lfs() -> list[LabelingFunction]:
         ext_sets_up_search,
         ext_scores_without_fitting,
         ext_inspects_fitted_model,
+        ext_reads_fitted_results,
         ext_predicts_or_shows_results,
     ]
