@@ -42,6 +42,13 @@ PREPARE_CALLS = {
     "vstack", "hstack", "concatenate", "append", "extend", "insert", "copy", "explode", "str", "where", "clip",
     "train_test_split", "to_categorical", "LabelEncoder", "StandardScaler", "MinMaxScaler", "OneHotEncoder",
 }
+# Aggregations: a cell that binds one and shows it is looking at data (rubric: "a transformation
+# done only so its result can be looked at" is EXPLORE).
+AGGREGATE_CALLS = {
+    "groupby", "mean", "median", "sum", "count", "value_counts", "agg", "aggregate", "pivot_table", "crosstab",
+    "describe", "std", "var", "size", "nunique", "corr", "quantile",
+}
+SUMMARY_FINISHING_CALLS = {"reset_index", "apply", "round"}  # turn a summary into a table, not new data
 PLOT_CALLS = {
     "plot", "scatter", "hist", "bar", "barh", "boxplot", "imshow", "show", "pie", "heatmap", "distplot",
     "pairplot", "countplot", "barplot", "histplot", "lineplot", "scatterplot", "violinplot", "kdeplot",
@@ -188,6 +195,29 @@ def ext_looks_at_data(x: ParsedCell) -> int:
     return Stage.EXPLORE
 
 
+def _summarises_then_shows(facts: CellFacts) -> bool:
+    """Binds an aggregation (``means = df.groupby(k).mean().reset_index()``) and shows it,
+    changing, loading and reshaping nothing."""
+    statements = [s for s in facts.statements if s.kind not in ("import", "magic")]
+    if len(statements) < 2 or not _shows(statements[-1]):
+        return False
+    if not all(_shows(s) or (s.kind == "assign" and not s.mutates) for s in statements[:-1]):
+        return False
+    if not any(s.kind == "assign" for s in statements):
+        return False
+    return bool(facts.methods & AGGREGATE_CALLS) and not facts.methods & (PREPARE_CALLS - SUMMARY_FINISHING_CALLS)
+
+
+@labeling_function()
+def ext_summarises_then_shows(x: ParsedCell) -> int:
+    """Binds a summary of the data (group means, counts, a pivot table) and shows it:
+    looking at data (EXPLORE), where ``ext_prepares_then_shows`` sees data preparation."""
+    facts = cell_facts(x)
+    if not _summarises_then_shows(facts) or _plots(x, facts) or _model_evidence(facts):
+        return ABSTAIN
+    return Stage.EXPLORE
+
+
 @labeling_function()
 def ext_prepares_then_shows(x: ParsedCell) -> int:
     """Binds or changes data and then shows it (``df = pd.read_csv(f)``; ``df.head()``): the
@@ -200,7 +230,7 @@ def ext_prepares_then_shows(x: ParsedCell) -> int:
         return ABSTAIN
     if _plots(x, facts) or _model_evidence(facts) or any(s.kind in ("def", "class") for s in statements):
         return ABSTAIN
-    return Stage.WRANGLE
+    return ABSTAIN if _summarises_then_shows(facts) else Stage.WRANGLE
 
 
 @labeling_function()
@@ -343,6 +373,7 @@ def lfs() -> list[LabelingFunction]:
         ext_imports_majority,
         ext_looks_at_data,
         ext_prepares_then_shows,
+        ext_summarises_then_shows,
         ext_prepares_data,
         ext_plots_data,
         ext_plots_model_results,
