@@ -83,7 +83,8 @@ class CellFacts:
     uses_fitted_results: bool = False
 
 
-def _identifier_words(identifiers: set[str]) -> frozenset[str]:
+def identifier_words(identifiers: set[str]) -> frozenset[str]:
+    """Identifiers as ``CellFacts.words`` holds them (exception names left out)."""
     words: set[str] = set()
     for identifier in identifiers:
         if identifier.endswith(_EXCEPTION_SUFFIXES):
@@ -192,7 +193,7 @@ def compute_cell_facts(cell: Any) -> CellFacts:
     }
     methods = frozenset(name.rsplit(".", 1)[-1] for name in (*cell.apis, *cell.called_names))
     fitted = any(FITTED_RESULT_API.search(api) for api in cell.apis)
-    return CellFacts(statements, methods, frozenset(identifiers), _identifier_words(identifiers), fitted)
+    return CellFacts(statements, methods, frozenset(identifiers), identifier_words(identifiers), fitted)
 
 
 _last = threading.local()

@@ -15,7 +15,7 @@ import re
 from snorkel.labeling import LabelingFunction, labeling_function
 
 from coral.corpora.records import ParsedCell
-from coral.labeling.lfs.cellfacts import CellFacts, Statement, _identifier_words, cell_facts
+from coral.labeling.lfs.cellfacts import CellFacts, Statement, identifier_words, cell_facts
 from coral.labeling.seedfiles import SEEDS_DIR, load_seed_lfs
 from coral.stages import ABSTAIN, Stage
 
@@ -271,7 +271,7 @@ def _defined_words(facts: CellFacts) -> frozenset[str]:
     statements = [s for s in facts.statements if s.kind not in ("import", "magic")]
     if not statements or not all(s.kind in ("def", "class") for s in statements):
         return frozenset()
-    return _identifier_words({name for s in statements for name in s.defines})
+    return identifier_words({name for s in statements for name in s.defines})
 
 
 def _trains_by_hand(facts: CellFacts) -> bool:
