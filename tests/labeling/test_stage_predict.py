@@ -13,7 +13,7 @@ from coral.stages import Stage
 @pytest.fixture
 def cells(make_cell):
     return [
-        make_cell("import numpy as np", id="n#0", statements=1, imports=1, names_bound=["np"]),
+        make_cell("import numpy", id="n#0", statements=1, imports=1, names_bound=["numpy"]),
         make_cell("df = pd.read_csv(p)", id="n#1", apis=["pandas.read_csv"], names_bound=["df"]),
         make_cell("def f(a):\n    return a", id="n#2", lines=2, names_bound=["f"]),
         make_cell("m = SVC()\nscore = accuracy_score(y, m.predict(X))", id="n#3", lines=2, statements=2,
