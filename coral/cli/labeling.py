@@ -135,7 +135,7 @@ def lfs_analyze_command(
     import pandas as pd
 
     from coral.corpora.problems import ProblemLog
-    from coral.evaluation import read_gold
+    from coral.jobs.evaluate import read_gold
     from coral.labeling.analysis import disagreements, lf_summary, overall_summary
     from coral.labeling.corpus import label_corpus
     from coral.labeling.lfsets import load_lf_sets
@@ -226,7 +226,7 @@ def predict_command(
     threads: ThreadsOption = None,
 ) -> None:
     """Predict the stage of every code cell; cells no LF covers get stage null (heuristics)."""
-    from coral.predict import load_stage_model, predict_corpus
+    from coral.jobs.predict import load_stage_model, predict_corpus
 
     set_torch_threads(threads)
     with _user_errors():
@@ -245,7 +245,7 @@ def evaluate_command(
     seeds: Annotated[int, typer.Option(help="Seeds for the random-fill protocol (abstain -> uniformly random stage).")] = 100,
 ) -> None:
     """Accuracy, macro-F1, per-stage P/R/F1, confusion matrix and coverage against gold labels."""
-    from coral.evaluation import evaluate_predictions, format_evaluation, read_gold
+    from coral.jobs.evaluate import evaluate_predictions, format_evaluation, read_gold
     from coral.predictions import read_predictions
 
     with _user_errors():

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from coral.cli import app
-from coral.predict import load_stage_model
+from coral.jobs.predict import load_stage_model
 
 CELLS = [
     ("Imports", "import pandas as pd\nimport numpy as np\nfrom sklearn.linear_model import LogisticRegression"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from coral.corpora.pipeline import iter_parsed_cells
-from coral.evaluation import evaluate_predictions, read_gold
-from coral.predict import load_stage_model
+from coral.jobs.evaluate import evaluate_predictions, read_gold
+from coral.jobs.predict import load_stage_model
 from coral.predictions import predictions_from_proba
 
 pytestmark = pytest.mark.shared

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from coral.evaluation import evaluate_predictions, evaluate_stages, read_gold
+from coral.jobs.evaluate import evaluate_predictions, evaluate_stages, read_gold
 from coral.labeling.corpus import iter_input_cells, label_cells
 from coral.labeling.lfsets import load_lfs
 from coral.labeling.model import HeuristicStageModel
-from coral.predict import load_stage_model, predict_cells
+from coral.jobs.predict import load_stage_model, predict_cells
 from coral.stages import STAGE_NAMES
 
 pytestmark = pytest.mark.shared

@@ -1,7 +1,7 @@
 """Predicting stages for a corpus with any stage model: the built-in heuristics, a saved
 heuristics directory, or a trained encoder directory.
 
-Predictions are written in input order, one per code cell (``coral/predictions.py``), and
+Predictions are written in input order, one per code cell (the format of ``coral.predictions``), and
 every notebook or cell the run could not use goes to ``<out stem>.errors.jsonl``.
 """
 
@@ -24,7 +24,7 @@ from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
 from coral.predictions import Prediction, predictions_from_proba, write_predictions
 
 BUILTIN_MODELS = ("heuristics", "default")
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "data" / "models" / "default"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "data" / "models" / "default"
 PREDICT_CHUNK = 2048  # cells per predict_proba call for encoders: bounded memory, good batching
 
 

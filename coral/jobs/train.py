@@ -20,7 +20,8 @@ import numpy as np
 from coral.corpora.problems import ProblemLog
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import Encoder, make_encoder
-from coral.evaluation import read_gold
+from coral.labeling.model import HeuristicStageModel
+from coral.jobs.evaluate import read_gold
 from coral.stages import STAGE_NAMES
 
 TRAIN_FILE = "train.json"
@@ -80,13 +81,10 @@ def subsample_notebooks(cells: list[ParsedCell], max_cells: int, seed: int) -> l
 
 def weak_labels(cells: Sequence[ParsedCell], lf_specs: Sequence[str], label_model: str, problems: ProblemLog,
                 progress: bool = False) -> np.ndarray:
-    """(n, 5) weak labels from LF sets and an aggregation method; all-zero rows where no LF fires."""
-    from coral.labeling.aggregate import aggregate
-    from coral.labeling.apply import apply_lfs
-    from coral.labeling.lfsets import load_lf_sets
-
-    L = apply_lfs(cells, load_lf_sets(lf_specs), on_error="log", problems=problems, progress=progress)
-    return aggregate(L, label_model).astype(np.float32)
+    """(n, 5) weak labels: the ``heuristics`` stage model of ``coral predict`` with these LF sets
+    and aggregation (LF errors logged, not raised); all-zero rows where no LF fires."""
+    model = HeuristicStageModel(lfs=tuple(lf_specs), aggregation=label_model, on_error="log")
+    return model.predict_proba(cells, problems=problems, progress=progress).astype(np.float32)
 
 
 def train_from_corpus(
