@@ -17,7 +17,7 @@ import tree_sitter_python
 from tree_sitter import Language, Node, Parser
 
 from coral.corpora.magics import rewrite_magics
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 from coral.corpora.records import ASTGraph, Cell, Notebook, ParsedCell
 from coral.corpora.resolve import UNKNOWN, Scope, Value, typed_names
 

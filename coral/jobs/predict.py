@@ -16,10 +16,10 @@ from typing import Protocol
 import numpy as np
 from tqdm import tqdm
 
-from coral.corpora.problems import ProblemLog
+from coral.corpora.cells import read_cells
+from coral.problems import ProblemLog
 from coral.corpora.records import ParsedCell
 from coral.labeling.aggregate import AggregationMethod
-from coral.labeling.corpus import iter_input_cells
 from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
 from coral.predictions import Prediction, predictions_from_proba, write_predictions
 
@@ -125,8 +125,8 @@ def predict_corpus(
     if fit_on:
         if not (isinstance(model, HeuristicStageModel) and model.aggregation == "labelmodel"):
             raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
-        model.fit(iter_input_cells(fit_on, format, problems))
-    predictions = predict_cells(model, iter_input_cells(inputs, format, problems), problems, progress)
+        model.fit(read_cells(fit_on, format, problems))
+    predictions = predict_cells(model, read_cells(inputs, format, problems), problems, progress)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     n_cells = write_predictions(predictions, out)

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from coral.corpora.problems import ProblemLog
+from coral.corpora.cells import read_cells
+from coral.problems import ProblemLog
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import Encoder, make_encoder
 from coral.labeling.model import HeuristicStageModel
@@ -103,8 +104,6 @@ def train_from_corpus(
     progress: bool = True,
 ) -> tuple[Encoder, TrainRun]:
     """Read and parse ``corpus``, label it with ``lfs`` + ``label_model``, fit ``encoder``, save to ``out``."""
-    from coral.corpora.pipeline import iter_parsed_cells
-
     started = time.perf_counter()
     out = Path(out)
     model = make_encoder(encoder, **(params or {}))  # fails fast on a bad parameter, before reading
@@ -113,7 +112,7 @@ def train_from_corpus(
     problems = ProblemLog()
     skip_cells, skip_notebooks = excluded_ids(exclude)
     cells = []
-    for cell in iter_parsed_cells([str(p) for p in corpus], format=format, problems=problems):
+    for cell in read_cells(corpus, format=format, problems=problems):
         if cell.id in skip_cells or cell.notebook_id in skip_notebooks:
             run.n_excluded += 1
         else:

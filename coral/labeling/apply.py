@@ -17,7 +17,7 @@ import pandas as pd
 from snorkel.labeling import LabelingFunction
 from tqdm import tqdm
 
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 from coral.corpora.records import ParsedCell
 from coral.stages import ABSTAIN, STAGE_NAMES
 

@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator
 from snorkel.labeling import LabelingFunction
 from snorkel.labeling.model import LabelModel
 
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 from coral.corpora.records import ParsedCell
 from coral.labeling.aggregate import AggregationMethod, aggregate, fit_label_model
 from coral.labeling.apply import OnError, apply_lfs

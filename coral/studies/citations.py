@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 from coral.stages import STAGE_NAMES
 from coral.studies.frame import PredictionsLike, as_frame, attach_metadata, read_table
 from coral.studies.output import StudyOutput

@@ -24,7 +24,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy.special import entr
 
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 from coral.stages import STAGE_NAMES
 from coral.studies.frame import PredictionsLike, as_frame, attach_metadata
 from coral.studies.output import StudyOutput

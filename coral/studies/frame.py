@@ -25,7 +25,7 @@ from typing import Union
 
 import pandas as pd
 
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 from coral.predictions import Prediction, read_predictions
 from coral.stages import STAGE_NAMES
 

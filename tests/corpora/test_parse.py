@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from coral.corpora.magics import rewrite_magics
 from coral.corpora.parse import MAX_VALUE_CHARS, _parser, parse_code, parse_notebook
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 from coral.corpora.records import Cell, Notebook
 
 

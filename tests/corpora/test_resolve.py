@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from coral.corpora.parse import parse_code, parse_notebook, resolution_order
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 from coral.corpora.readers import read_notebooks
 from coral.corpora.records import Cell, Notebook
 from coral.corpora.resolve import Scope, typed_names

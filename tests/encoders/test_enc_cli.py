@@ -49,9 +49,9 @@ def test_train_writes_a_model_directory_that_predict_loads(corpus, tmp_path, enc
     run = json.loads((out / "train.json").read_text())
     assert run["n_cells"] == 42 and 0 < run["n_covered"] <= 42 and run["lfs"] == ["paper"]
     model = load_stage_model(str(out))
-    from coral.corpora.pipeline import iter_parsed_cells
+    from coral.corpora.cells import read_cells
 
-    cells = list(iter_parsed_cells([str(corpus)]))
+    cells = list(read_cells([str(corpus)]))
     proba = model.predict_proba(cells)
     assert proba.shape == (42, 5) and np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
     if encoder == "coral":
@@ -59,9 +59,9 @@ def test_train_writes_a_model_directory_that_predict_loads(corpus, tmp_path, enc
 
 
 def test_train_excludes_development_notebooks_and_reports_bad_options(corpus, tmp_path):
-    from coral.corpora.pipeline import iter_parsed_cells
+    from coral.corpora.cells import read_cells
 
-    first = next(iter_parsed_cells([str(corpus)]))
+    first = next(read_cells([str(corpus)]))
     gold = tmp_path / "gold.jsonl"
     gold.write_text(json.dumps({"id": first.id, "stage": "IMPORT"}) + "\n")
     out = tmp_path / "model"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from coral.jobs.evaluate import evaluate_predictions, evaluate_stages, read_gold
-from coral.labeling.corpus import iter_input_cells, label_cells
+from coral.corpora.cells import read_cells
+from coral.labeling.corpus import label_cells
 from coral.labeling.lfsets import load_lfs
 from coral.labeling.model import HeuristicStageModel
 from coral.jobs.predict import load_stage_model, predict_cells
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.shared
 @pytest.fixture(scope="module")
 def ucsd(shared_dir):
     gold = read_gold(shared_dir / "annotations" / "ucsd-dev.jsonl")
-    cells = list(iter_input_cells([shared_dir / "corpora" / "coral-ucsd-sample" / "train.txt"]))
+    cells = list(read_cells([shared_dir / "corpora" / "coral-ucsd-sample" / "train.txt"]))
     return cells, gold
 
 
@@ -68,7 +69,7 @@ def test_extended_label_model_meets_the_target_and_beats_priority(shared_dir, go
     """The issue's target (figures in docs/results.md): >= 70% coverage at >= 85% accuracy on
     covered cells, and the LabelModel ahead of the priority order on the same LFs."""
     gold = read_gold(shared_dir / "annotations" / gold_file)
-    result = _aggregations_on_dev(iter_input_cells([shared_dir / corpus]), gold, ("priority", "labelmodel"))
+    result = _aggregations_on_dev(read_cells([shared_dir / corpus]), gold, ("priority", "labelmodel"))
     label_model, priority = result["labelmodel"], result["priority"]
     assert label_model.coverage >= 0.70 and label_model.accuracy_on_covered >= 0.85
     assert label_model.accuracy_on_covered > priority.accuracy_on_covered

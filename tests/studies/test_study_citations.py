@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy.stats import entropy
 
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 from coral.predictions import Prediction
 from coral.stages import STAGE_NAMES
 from coral.studies import citations

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 from coral.predictions import Prediction
 from coral.studies import compare
 from coral.studies.composition import overall_composition, stage_fractions

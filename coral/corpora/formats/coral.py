@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from coral.corpora.formats.common import ReaderOptions
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 from coral.corpora.records import Cell, Notebook
 
 REQUIRED_FIELDS = ("id", "context")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from coral.corpora.formats.common import ReaderOptions, attach_markdown_above
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 from coral.corpora.records import Cell, Notebook
 
 REQUIRED_FIELDS = ("task_id", "prompt", "solution")

@@ -19,7 +19,7 @@ from typing import Any
 import nbformat
 
 from coral.corpora.formats.common import ReaderOptions, attach_markdown_above, is_python_language, source_text
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 from coral.corpora.records import Cell, Notebook
 
 NOTEBOOK_SUFFIX = ".ipynb"

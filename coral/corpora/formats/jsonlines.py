@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.formats.ipynb import parse_json_bytes
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 
 GZIP_MAGIC = b"\x1f\x8b"
 _STREAM_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, OSError)

@@ -18,7 +18,7 @@ from typing import Any
 
 from coral.corpora.formats.common import ReaderOptions, attach_markdown_above
 from coral.corpora.formats.ipynb import nbgrader_role
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 from coral.corpora.records import Cell, Notebook
 
 CODE_TOKEN_FIELDS = ("code_tokens_clean", "code_tokens")

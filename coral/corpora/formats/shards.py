@@ -10,7 +10,7 @@ from typing import Any
 
 from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.formats.ipynb import notebook_from_json
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 from coral.corpora.records import Notebook
 
 REQUIRED_FIELDS = ("id", "notebook")
