@@ -24,9 +24,9 @@ from coral.corpora.cells import parse_safely
 from coral.corpora.dask_runner import dask_client
 from coral.corpora.parquet import cells_to_table, read_parsed_cells
 from coral.corpora.pipeline import parse_corpus, process_unit
+from coral.corpora.readers import ReaderOptions
 from coral.corpora.units import plan_work_units
 from coral.problems import ProblemLog
-from coral.corpora.readers import ReaderOptions
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "github"
 

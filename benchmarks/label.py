@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from snorkel.labeling import LFApplier, PandasLFApplier
 
-from coral.labeling.apply import apply_lfs, cells_to_frame
 from coral.corpora.cells import read_cells
+from coral.labeling.apply import apply_lfs, cells_to_frame
 from coral.labeling.corpus import label_corpus, label_corpus_parallel
 from coral.labeling.lfsets import load_lfs
 

@@ -113,6 +113,10 @@ class WarningProblemLog(ProblemLog):
         super().add(origin, item, reason, detail)
         log.warning("skipped %s (%s): %s %s", item or origin, origin, reason, detail)
 
+    def extend(self, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            self.add(problem.origin, problem.item, problem.reason, problem.detail)
+
 
 def problem_log(problems: ProblemLog | None) -> ProblemLog:
     """``problems`` itself, or for None a :class:`WarningProblemLog` (see the module docstring)."""

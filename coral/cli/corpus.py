@@ -13,9 +13,9 @@ from rich.table import Table
 from coral.cli.main import app
 from coral.corpora.parquet import ERRORS_FILE
 from coral.corpora.pipeline import corpus_stats, parse_corpus
-from coral.problems import ProblemLog
 from coral.corpora.readers import FORMATS, ReaderOptions
 from coral.corpora.units import DEFAULT_NOTEBOOKS_PER_UNIT
+from coral.problems import ProblemLog
 
 corpus_app = typer.Typer(help="Read notebook corpora: statistics, parsing to Parquet.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")

@@ -36,7 +36,7 @@ from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.formats.ipynb import count_tar_members, read_ipynb_file, read_tar, read_zip, zip_members
 from coral.corpora.formats.jsonlines import count_lines, first_records, iter_json_lines
 from coral.corpora.records import Notebook
-from coral.problems import ProblemLog, problem_log
+from coral.problems import BAD_RECORD, NO_NOTEBOOKS, UNKNOWN_FORMAT, UNREADABLE_NOTEBOOK, ProblemLog, problem_log
 
 __all__ = [
     "FORMATS",
@@ -114,7 +114,7 @@ def _file_kind(path: Path, format: str | None, in_folder: bool, problems: Proble
     if layout is not None:
         return layout
     if in_folder:
-        problems.add(str(path), None, "unknown-format", "a JSON Lines or text file whose records match no known layout")
+        problems.add(str(path), None, UNKNOWN_FORMAT, "a JSON Lines or text file whose records match no known layout")
         return None
     return "ipynb"  # a file named explicitly: read it as a notebook, which logs why if it is not one
 
@@ -149,7 +149,7 @@ def discover_sources(
                     found += 1
                     yield Source(file, kind, file.relative_to(path).as_posix() if kind == "ipynb" else "")
             if not found:
-                problems.add(str(path), None, "no-notebooks", "the folder holds no file this reader can read")
+                problems.add(str(path), None, NO_NOTEBOOKS, "the folder holds no file this reader can read")
         elif path.is_file():
             kind = _file_kind(path, format, False, problems)
             yield Source(path, kind or "ipynb", path.name if kind == "ipynb" else "")
@@ -178,13 +178,13 @@ def read_source(
         for line_number, record in iter_json_lines(source.path, problems, options, start, stop):
             origin = f"{source.path}:{line_number}"
             if not isinstance(record, dict):
-                problems.add(origin, None, "bad-record", f"line holds a JSON {type(record).__name__}, not an object")
+                problems.add(origin, None, BAD_RECORD, f"line holds a JSON {type(record).__name__}, not an object")
                 continue
             try:
                 fallback_id = f"{source.path.name}:{line_number}"
                 notebook = layout.notebook_from_record(record, origin, fallback_id, problems, options)
             except Exception as error:  # a record this reader did not foresee must not end the run
-                problems.add(origin, None, "unreadable-notebook", repr(error))
+                problems.add(origin, None, UNREADABLE_NOTEBOOK, repr(error))
                 continue
             if notebook is not None:
                 yield notebook

@@ -20,9 +20,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from coral.corpora.records import ParsedCell
-from coral.stages import STAGE_NAMES
+from coral.stages import N_STAGES, STAGE_NAMES
 
-N_STAGES = len(STAGE_NAMES)
 ENCODER_FILE = "encoder.json"
 
 # name -> "module:Class"; resolved lazily so that `coral --help` does not import torch/gensim.

@@ -17,11 +17,11 @@ import numpy as np
 from tqdm import tqdm
 
 from coral.corpora.cells import read_cells
-from coral.problems import ProblemLog
 from coral.corpora.records import ParsedCell
 from coral.labeling.aggregate import AggregationMethod
 from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
 from coral.predictions import Prediction, predictions_from_proba, write_predictions
+from coral.problems import ProblemLog
 
 BUILTIN_MODELS = ("heuristics", "default")
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "data" / "models" / "default"

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 
 from coral.corpora.cells import read_cells
-from coral.problems import ProblemLog
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import Encoder, make_encoder
-from coral.labeling.model import HeuristicStageModel
 from coral.jobs.evaluate import read_gold
-from coral.stages import STAGE_NAMES
+from coral.labeling.model import HeuristicStageModel
+from coral.problems import ProblemLog
+from coral.stages import STAGE_NAMES, is_covered
 
 TRAIN_FILE = "train.json"
 ERRORS_FILE = "errors.jsonl"
@@ -122,7 +122,7 @@ def train_from_corpus(
     if not cells:
         raise ValueError(f"no usable code cell in {', '.join(run.corpus)} (see the problems: {dict(problems.by_reason())})")
     y = weak_labels(cells, lfs, label_model, problems, progress)
-    run.n_cells, run.n_covered = len(cells), int((y.sum(axis=1) > 0).sum())
+    run.n_cells, run.n_covered = len(cells), int(is_covered(y).sum())
     run.weak_label_counts = {name: round(float(v), 2) for name, v in zip(STAGE_NAMES, y.sum(axis=0))}
     out.mkdir(parents=True, exist_ok=True)
     model.fit(cells, y, checkpoint_dir=out / CHECKPOINT_DIR, resume=resume, progress=progress)

@@ -20,7 +20,7 @@ from coral.corpora.records import ParsedCell
 from coral.labeling.apply import LabelingFunctionError, OnError, apply_lfs
 from coral.labeling.lfsets import load_lf_sets, portable_lf_spec
 from coral.labeling.matrix import LabelMatrix
-from coral.problems import Problem, ProblemLog
+from coral.problems import Problem, ProblemLog, problem_log
 
 
 def label_cells(
@@ -92,6 +92,7 @@ def label_corpus_parallel(
     """
     specs = [portable_lf_spec(spec) for spec in lf_specs]
     lf_names = [lf.name for lf in load_lf_sets(specs)]  # fail early, here, on a bad LF set
+    problems = problem_log(problems)
     parts = plan_cell_parts(paths, format, problems, notebooks_per_unit)
     results: list[LabelMatrix | None] = [None] * len(parts)
     runs = run_tasks(parts, label_part, scheduler=scheduler, workers=workers, progress=progress,
@@ -102,8 +103,7 @@ def label_corpus_parallel(
         if error is not None:
             raise LabelPartError(f"labeling {parts[index].describe()} failed: {type(error).__name__}: {error}") from error
         results[index], part_problems = outcome
-        if problems is not None:
-            problems.extend(part_problems)
+        problems.extend(part_problems)
     ids = [cell_id for matrix in results for cell_id in matrix.ids]  # type: ignore[union-attr]
     L = np.vstack([matrix.L for matrix in results]) if results else np.empty((0, len(lf_names)), dtype=np.int64)  # type: ignore[union-attr]
     return LabelMatrix(ids=ids, L=L, lf_names=lf_names)

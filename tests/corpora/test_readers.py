@@ -13,7 +13,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coral.problems import ProblemLog
 from coral.corpora.readers import (
     ReaderOptions,
     count_records,
@@ -22,6 +21,7 @@ from coral.corpora.readers import (
     read_notebooks,
     read_source,
 )
+from coral.problems import ProblemLog
 
 
 @pytest.fixture(scope="module")

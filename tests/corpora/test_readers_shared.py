@@ -9,9 +9,9 @@ import pytest
 
 from coral.corpora.parquet import read_parsed_cells
 from coral.corpora.pipeline import process_unit
+from coral.corpora.readers import ReaderOptions, read_notebooks
 from coral.corpora.units import plan_work_units
 from coral.problems import ProblemLog
-from coral.corpora.readers import ReaderOptions, read_notebooks
 
 pytestmark = pytest.mark.shared
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from coral.labeling.model import HeuristicStageModel
 from coral.jobs.predict import ModelNotFoundError, load_stage_model, predict_cells
+from coral.labeling.model import HeuristicStageModel
 from coral.stages import Stage
 
 

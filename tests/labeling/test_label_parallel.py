@@ -9,11 +9,11 @@ from typer.testing import CliRunner
 from coral.cli import app
 from coral.corpora.cells import plan_cell_parts
 from coral.corpora.pipeline import parse_corpus
-from coral.problems import ProblemLog
 from coral.labeling.apply import LabelingFunctionError
 from coral.labeling.corpus import label_corpus, label_corpus_parallel
 from coral.labeling.lfsets import load_lf_sets
 from coral.labeling.matrix import LabelMatrix
+from coral.problems import ProblemLog
 
 SPECS = ["paper", "extended"]
 

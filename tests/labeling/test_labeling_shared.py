@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from coral.jobs.evaluate import evaluate_predictions, evaluate_stages, read_gold
 from coral.corpora.cells import read_cells
+from coral.jobs.evaluate import evaluate_predictions, evaluate_stages, read_gold
+from coral.jobs.predict import load_stage_model, predict_cells
 from coral.labeling.corpus import label_cells
 from coral.labeling.lfsets import load_lfs
 from coral.labeling.model import HeuristicStageModel
-from coral.jobs.predict import load_stage_model, predict_cells
 from coral.stages import STAGE_NAMES
 
 pytestmark = pytest.mark.shared
