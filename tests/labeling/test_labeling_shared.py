@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from coral.evaluation import evaluate_predictions, evaluate_stages, read_gold
+from coral.corpora.cells import read_cells
 from coral.corpora.parse import parse_notebook
 from coral.corpora.readers import read_notebooks
-from coral.labeling.corpus import iter_input_cells, label_cells
+from coral.jobs.evaluate import evaluate_predictions, evaluate_stages, read_gold
+from coral.jobs.predict import load_stage_model, predict_cells
+from coral.labeling.corpus import label_cells
 from coral.labeling.lfsets import load_lfs
 from coral.labeling.model import HeuristicStageModel
-from coral.predict import load_stage_model, predict_cells
 from coral.stages import STAGE_NAMES
 
 pytestmark = pytest.mark.shared
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.shared
 @pytest.fixture(scope="module")
 def ucsd(shared_dir):
     gold = read_gold(shared_dir / "annotations" / "ucsd-dev.jsonl")
-    cells = list(iter_input_cells([shared_dir / "corpora" / "coral-ucsd-sample" / "train.txt"]))
+    cells = list(read_cells([shared_dir / "corpora" / "coral-ucsd-sample" / "train.txt"]))
     return cells, gold
 
 
@@ -84,7 +85,7 @@ def test_extended_lfs_meet_the_target(shared_dir, gold_file):
     on the input: the 1,000-cell CORAL sample, or the dev set's own notebooks."""
     gold = read_gold(shared_dir / "annotations" / gold_file)
     if gold_file == "ucsd-dev.jsonl":
-        cells = iter_input_cells([shared_dir / "corpora" / "coral-ucsd-sample" / "train.txt"])
+        cells = read_cells([shared_dir / "corpora" / "coral-ucsd-sample" / "train.txt"])
     else:
         cells = _dev_notebook_cells(shared_dir / "corpora" / "github", gold)
     result = _aggregations_on_dev(cells, gold, ("priority", "majority", "labelmodel"))

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from snorkel.labeling import LFApplier, PandasLFApplier, labeling_function
 
-from coral.corpora.problems import ProblemLog
 from coral.labeling.apply import LabelingFunctionError, apply_lfs, cells_to_frame
 from coral.labeling.lfsets import load_lf_sets, load_lfs
+from coral.problems import ProblemLog
 from coral.stages import Stage
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from coral.jobs.predict import ModelNotFoundError, load_stage_model, predict_cells
 from coral.labeling.model import HeuristicStageModel
-from coral.predict import ModelNotFoundError, load_stage_model, predict_cells
 from coral.stages import Stage
 
 
@@ -73,8 +73,8 @@ def test_model_resolution_errors(tmp_path):
 
 
 def test_default_model_is_a_clear_error_until_packaged(monkeypatch, tmp_path):
-    import coral.predict
+    import coral.jobs.predict
 
-    monkeypatch.setattr(coral.predict, "DEFAULT_MODEL_DIR", tmp_path / "missing")
+    monkeypatch.setattr(coral.jobs.predict, "DEFAULT_MODEL_DIR", tmp_path / "missing")
     with pytest.raises(ModelNotFoundError, match="packaged default model is not installed"):
         load_stage_model("default")
