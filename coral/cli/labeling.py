@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from coral.cli.main import DeviceOption, ThreadsOption, app, set_torch_threads
+from coral.cli.main import DeviceOption, ThreadsOption, TrustCodeOption, app, set_torch_threads
 
 lfs_app = typer.Typer(help="Labeling functions: list, analyze and fit a label model.", no_args_is_help=True)
 app.add_typer(lfs_app, name="lfs")
@@ -226,13 +226,15 @@ def predict_command(
     format: FormatOption = None,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
+    trust_code: TrustCodeOption = False,
 ) -> None:
     """Predict the stage of every code cell; cells no LF covers get stage null (heuristics)."""
     from coral.jobs.predict import load_stage_model, predict_corpus
 
     set_torch_threads(threads)
     with _user_errors():
-        stage_model = load_stage_model(model, lfs=lfs, aggregation=aggregate.value if aggregate else None, device=device)
+        stage_model = load_stage_model(model, lfs=lfs, aggregation=aggregate.value if aggregate else None, device=device,
+                                       trust_code=trust_code)
         run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or ())
     typer.echo(f"{run.n_cells} cells, {run.n_covered} ({run.n_covered / max(run.n_cells, 1):.1%}) with a stage -> {run.out}")
     counts = ", ".join(f"{reason}: {n}" for reason, n in sorted(run.problems_by_reason.items()))

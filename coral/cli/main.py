@@ -30,6 +30,12 @@ DeviceOption = Annotated[
     typer.Option("--device", help="Where torch models compute: auto (CUDA when available, with mixed precision), cpu, cuda, cuda:1..."),
 ]
 
+TrustCodeOption = Annotated[
+    bool,
+    typer.Option("--trust-code", help="Load a model directory whose labeling functions are Python code (a .py file or module), "
+                 "which runs that code: only for model directories you trust."),
+]
+
 
 def set_torch_threads(threads: int | None) -> None:
     """Apply ``--threads`` (or the default thread count) before any model work starts."""

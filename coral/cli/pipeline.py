@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from coral.cli.main import DeviceOption, ThreadsOption, app, set_torch_threads
+from coral.cli.main import DeviceOption, ThreadsOption, TrustCodeOption, app, set_torch_threads
 from coral.stages import STAGE_NAMES
 
 
@@ -22,6 +22,7 @@ def run(
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="Corpus format; guessed from the paths when not given.")] = None,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
+    trust_code: TrustCodeOption = False,
 ) -> None:
     """Label every code cell of INPUTS with its stage and study the result.
 
@@ -33,7 +34,7 @@ def run(
 
     set_torch_threads(threads)
     try:
-        result = run_main_job(inputs or [], out, model=model, format=format, device=device)
+        result = run_main_job(inputs or [], out, model=model, format=format, device=device, trust_code=trust_code)
     except (ValueError, FileNotFoundError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

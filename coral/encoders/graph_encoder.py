@@ -19,12 +19,13 @@ import torch
 from torch import Tensor, nn
 
 from coral.corpora.records import ParsedCell
-from coral.encoders.base import N_STAGES, Encoder, check_weak_labels
+from coral.encoders.base import ENCODER_FILE, N_STAGES, Encoder, check_weak_labels
 from coral.encoders.graphs import CellGraphDataset, GraphConfig
 from coral.encoders.params import ParamGroup
 from coral.encoders.training import (
     TrainingConfig,
     TrainState,
+    load_tensor_file,
     predict_logits,
     split_by_notebook,
     train_network,
@@ -135,5 +136,9 @@ class GraphEncoder(Encoder):
     def _load_state(self, directory: Path) -> None:
         self.vocab_ = Vocabulary.load(directory / VOCAB_FILE)
         self.network_ = self._build_network(self.vocab_)
-        self.network_.load_state_dict(torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True))
+        try:
+            self.network_.load_state_dict(load_tensor_file(directory / WEIGHTS_FILE))
+        except RuntimeError as exc:  # names or shapes that do not match encoder.json
+            raise ValueError(f"{directory / WEIGHTS_FILE}: does not fit {directory / ENCODER_FILE} "
+                             f"({str(exc).splitlines()[0]})") from None
         self.network_.eval()

@@ -42,13 +42,14 @@ def load_stage_model(
     lfs: Sequence[str] | None = None,
     aggregation: AggregationMethod | None = None,
     device: str = "auto",
+    trust_code: bool = False,
 ) -> StageModel:
     """Resolve ``--model``: ``heuristics`` (LFs + aggregation), ``default`` (the packaged
     model), a saved heuristics directory, or a trained encoder directory.
 
     ``lfs`` and ``aggregation`` configure ``heuristics`` only; elsewhere they are an error,
     because a saved model fixes them. An encoder computes on ``device``; the heuristics run
-    on the CPU whatever it says.
+    on the CPU whatever it says. A saved model whose LFs are code loads only with ``trust_code``.
     """
     spec = str(name_or_dir)
     if spec == "heuristics":
@@ -61,16 +62,16 @@ def load_stage_model(
                 f"the packaged default model is not installed ({DEFAULT_MODEL_DIR} does not exist); "
                 "use --model heuristics or a model directory trained with `coral train`"
             )
-        return _load_model_dir(DEFAULT_MODEL_DIR, device)
+        return _load_model_dir(DEFAULT_MODEL_DIR, device, trust_code)
     path = Path(spec)
     if not path.is_dir():
         raise ModelNotFoundError(f"{spec!r} is not a model name ({', '.join(BUILTIN_MODELS)}) or a model directory")
-    return _load_model_dir(path, device)
+    return _load_model_dir(path, device, trust_code)
 
 
-def _load_model_dir(path: Path, device: str) -> StageModel:
+def _load_model_dir(path: Path, device: str, trust_code: bool) -> StageModel:
     if is_heuristics_dir(path):
-        return HeuristicStageModel.load(path)
+        return HeuristicStageModel.load(path, trust_code=trust_code)
     from coral.encoders.base import is_encoder_dir, load_encoder
 
     if is_encoder_dir(path):

@@ -33,12 +33,13 @@ def run_main_job(
     format: str | None = None,
     progress: bool = True,
     device: str = "auto",
+    trust_code: bool = False,
 ) -> MainJobResult:
     """Predict the stage of every code cell of ``inputs`` (the packaged examples when empty)
     and write the composition and transition studies of those predictions under ``out_dir``;
-    an encoder model computes on ``device``."""
+    an encoder model computes on ``device``; a model whose LFs are code loads only with ``trust_code``."""
     out_dir = Path(out_dir)
-    stage_model = load_stage_model(model, device=device)
+    stage_model = load_stage_model(model, device=device, trust_code=trust_code)
     run = predict_corpus(list(inputs) or example_paths(), stage_model, out_dir / "predictions.jsonl", format=format, progress=progress)
     study_dir = out_dir / "study"
     composition.run(run.out, study_dir / "composition")
