@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -25,13 +26,15 @@ DETAIL_CHARS = 500  # a detail is a hint, not a dump of the input
 # Reading corpora (coral.corpora.readers and formats)
 NO_NOTEBOOKS = "no-notebooks"  # a folder holds no file a reader can read
 UNKNOWN_FORMAT = "unknown-format"  # a JSON Lines file whose records match no known layout
-UNREADABLE_FILE = "unreadable-file"  # the operating system refused to read a file
+UNREADABLE_FILE = "unreadable-file"  # the operating system refused to read a file (or a dangling/looping link)
+SPECIAL_FILE = "special-file"  # a FIFO, device or socket where a file was expected: never read
 CORRUPT_ARCHIVE = "corrupt-archive"  # a zip archive or member that cannot be read
 TRUNCATED_ARCHIVE = "truncated-archive"  # a tar archive that ends early
 TRUNCATED_GZIP = "truncated-gzip"  # a gzip stream that ends early
 CORRUPT_GZIP = "corrupt-gzip"  # a gzip stream that cannot be decompressed
 OVERSIZE = "oversize"  # past a ReaderOptions limit (notebook bytes, code-cell characters)
 UNDECODABLE_BYTES = "undecodable-bytes"  # not UTF-8
+INVALID_UNICODE = "invalid-unicode"  # lone surrogates in an id, file name or source: replaced by U+FFFD
 MALFORMED_JSON = "malformed-json"  # empty, invalid or too deeply nested JSON
 BAD_RECORD = "bad-record"  # a JSON Lines record that is not an object
 NOT_A_NOTEBOOK = "not-a-notebook"  # JSON without a cell list
@@ -64,6 +67,15 @@ FIT_FAILED = "fit-failed"  # a regression that raised
 NOT_CONVERGED = "not-converged"  # a regression whose optimiser did not converge
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")  # in a Python str, every surrogate is a lone one
+
+
+def valid_unicode(text: str) -> str:
+    """``text`` with lone surrogates (from JSON escapes or undecodable file names) replaced by U+FFFD,
+    so that it can be written as UTF-8; other text is returned as is."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
 @dataclass(slots=True, frozen=True)
 class Problem:
     """Something a run could not use, and why. Nothing is dropped without one of these."""
@@ -81,7 +93,10 @@ class ProblemLog:
         self._problems: list[Problem] = []
 
     def add(self, origin: str, item: str | None, reason: str, detail: str = "") -> None:
-        self._problems.append(Problem(origin=origin, item=item, reason=reason, detail=detail[:DETAIL_CHARS]))
+        """Log a problem; ``item`` is made a string and lone surrogates replaced, so that any log can be written."""
+        self._problems.append(Problem(
+            origin=valid_unicode(str(origin)), item=None if item is None else valid_unicode(str(item)), reason=reason,
+            detail=valid_unicode(detail[:DETAIL_CHARS])))
 
     def extend(self, problems: Iterable[Problem]) -> None:
         self._problems.extend(problems)

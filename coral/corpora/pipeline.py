@@ -38,7 +38,7 @@ from coral.corpora.readers import PathLike, ReaderOptions, as_path_list, read_no
 from coral.corpora.records import ParsedCell
 from coral.corpora.stats import CorpusStats
 from coral.corpora.units import DEFAULT_NOTEBOOKS_PER_UNIT, WorkUnit, plan_work_units
-from coral.problems import UNIT_FAILED, Problem, ProblemLog, problem_log
+from coral.problems import PARSE_FAILED, UNIT_FAILED, Problem, ProblemLog, problem_log
 
 CELLS_PER_BATCH = 500
 ROWS_PER_GROUP = 20_000
@@ -96,6 +96,21 @@ def _parse_unit(
         yield parsed
 
 
+def _notebooks_to_table(notebooks: list[list[ParsedCell]], problems: ProblemLog) -> pa.Table:
+    """The parsed cells of several notebooks as one Arrow table; should a notebook's cells not
+    convert, it alone is left out and logged, and the others are kept."""
+    try:
+        return cells_to_table([cell for cells in notebooks for cell in cells])
+    except Exception:  # find the notebook at fault
+        tables = [cells_to_table([])]
+        for cells in notebooks:
+            try:
+                tables.append(cells_to_table(cells))
+            except Exception as error:
+                problems.add(cells[0].notebook_id, cells[0].notebook_id, PARSE_FAILED, f"cannot be stored: {error!r}")
+        return pa.concat_tables(tables)
+
+
 def _replace_atomically(path: Path, write: Callable[[Path], Any]) -> None:
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -128,17 +143,19 @@ def process_unit(unit: WorkUnit, out_dir: str | Path, options: ReaderOptions | N
         # Cells become Arrow every CELLS_PER_BATCH (few live Python objects keeps the garbage
         # collector cheap); batches are written as row groups of about ROWS_PER_GROUP.
         with pq.ParquetWriter(path, PARQUET_SCHEMA, compression="zstd") as writer:
-            cells: list[ParsedCell] = []
+            notebooks: list[list[ParsedCell]] = []
+            n_cells = 0
             tables: list[pa.Table] = []
             for parsed in _parse_unit(unit, problems, stats, options):
-                cells.extend(parsed)
-                if len(cells) >= CELLS_PER_BATCH:
-                    tables.append(cells_to_table(cells))
-                    cells = []
+                notebooks.append(parsed)
+                n_cells += len(parsed)
+                if n_cells >= CELLS_PER_BATCH:
+                    tables.append(_notebooks_to_table(notebooks, problems))
+                    notebooks, n_cells = [], 0
                 if sum(table.num_rows for table in tables) >= ROWS_PER_GROUP:
                     writer.write_table(pa.concat_tables(tables))
                     tables = []
-            writer.write_table(pa.concat_tables([*tables, cells_to_table(cells)]))
+            writer.write_table(pa.concat_tables([*tables, _notebooks_to_table(notebooks, problems)]))
 
     def write_sidecar(path: Path) -> None:
         record = {

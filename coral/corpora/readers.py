@@ -23,6 +23,7 @@ origin (``path``, ``path:line`` for JSON Lines, ``archive:member``), id and reas
 from __future__ import annotations
 
 import os
+import stat
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -36,7 +37,19 @@ from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.formats.ipynb import count_tar_members, read_ipynb_file, read_tar, read_zip, zip_members
 from coral.corpora.formats.jsonlines import count_lines, first_records, iter_json_lines
 from coral.corpora.records import Notebook
-from coral.problems import BAD_RECORD, NO_NOTEBOOKS, UNKNOWN_FORMAT, UNREADABLE_NOTEBOOK, ProblemLog, problem_log
+from coral.problems import (
+    BAD_FIELD,
+    BAD_RECORD,
+    INVALID_UNICODE,
+    NO_NOTEBOOKS,
+    SPECIAL_FILE,
+    UNKNOWN_FORMAT,
+    UNREADABLE_FILE,
+    UNREADABLE_NOTEBOOK,
+    ProblemLog,
+    problem_log,
+    valid_unicode,
+)
 
 __all__ = [
     "FORMATS",
@@ -60,6 +73,7 @@ ARCHIVE_SUFFIXES = {"zip": (".zip",), "tar": (".tar", ".tar.gz", ".tgz", ".tar.b
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".txt", ".jsonl.gz", ".ndjson.gz", ".txt.gz")
 FORCED_JSONL_SUFFIXES = (*JSONL_SUFFIXES, ".json", ".json.gz")
 PathLike = str | os.PathLike[str]
+INT64_RANGE = range(-(2**63), 2**63)  # what the Parquet column of execution counts holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +142,20 @@ def _walk(folder: Path) -> Iterator[Path]:
                 yield Path(root) / name
 
 
+def is_readable_file(path: Path, problems: ProblemLog) -> bool:
+    """Whether ``path`` is a regular file (through links). A dangling or looping link, a FIFO or a
+    device is logged and never opened: reading one would fail, block forever or never end."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        problems.add(str(path), None, UNREADABLE_FILE, f"{error.strerror or error} (a dangling or looping link?)")
+        return False
+    if not stat.S_ISREG(mode):
+        problems.add(str(path), None, SPECIAL_FILE, "a FIFO, device or socket, not a file: not read")
+        return False
+    return True
+
+
 def as_path_list(paths: PathLike | Iterable[PathLike]) -> list[Path]:
     if isinstance(paths, (str, os.PathLike)):
         return [Path(paths)]
@@ -144,15 +172,18 @@ def discover_sources(
         if path.is_dir():
             found = 0
             for file in _walk(path):
+                if not is_readable_file(file, problems):
+                    continue
                 kind = _file_kind(file, format, True, problems)
                 if kind is not None:
                     found += 1
                     yield Source(file, kind, file.relative_to(path).as_posix() if kind == "ipynb" else "")
             if not found:
                 problems.add(str(path), None, NO_NOTEBOOKS, "the folder holds no file this reader can read")
-        elif path.is_file():
-            kind = _file_kind(path, format, False, problems)
-            yield Source(path, kind or "ipynb", path.name if kind == "ipynb" else "")
+        elif os.path.lexists(path) and not path.is_dir():
+            if is_readable_file(path, problems):
+                kind = _file_kind(path, format, False, problems)
+                yield Source(path, kind or "ipynb", path.name if kind == "ipynb" else "")
         else:
             raise FileNotFoundError(f"no such file or folder: {path}")
 
@@ -165,7 +196,40 @@ def read_source(
     stop: int | None = None,
 ) -> Iterator[Notebook]:
     """Notebooks of one source; ``start:stop`` select records (lines, archive members) by position."""
-    options = options or ReaderOptions()
+    for notebook in _read_source(source, problems, options or ReaderOptions(), start, stop):
+        yield _with_valid_values(notebook, problems)
+
+
+def _with_valid_values(notebook: Notebook, problems: ProblemLog) -> Notebook:
+    """Mend what no later stage could write, and log it: lone surrogates in ids, paths and sources
+    (U+FFFD instead), execution counts beyond 64 bits (dropped)."""
+    mended: list[str] = []
+
+    def text(value: str, what: str) -> str:
+        valid = valid_unicode(value)
+        if valid is not value and valid != value:
+            mended.append(what)
+        return valid
+
+    notebook.id = text(notebook.id, "id")
+    notebook.origin = valid_unicode(notebook.origin)
+    notebook.repo = notebook.repo and text(notebook.repo, "repo")
+    notebook.path = notebook.path and text(notebook.path, "path")
+    for cell in notebook.cells:
+        cell.notebook_id = valid_unicode(cell.notebook_id)
+        cell.id = text(cell.id, f"cell {cell.index} id")
+        cell.source = text(cell.source, f"cell {cell.index} source")
+        cell.markdown_above = valid_unicode(cell.markdown_above)
+        if cell.execution_count is not None and cell.execution_count not in INT64_RANGE:
+            problems.add(notebook.origin, cell.id, BAD_FIELD, f"execution_count {cell.execution_count} is beyond 64 bits: dropped")
+            cell.execution_count = None
+    if mended:
+        problems.add(notebook.origin, notebook.id, INVALID_UNICODE,
+                     f"lone surrogates replaced by U+FFFD in: {', '.join(mended)}")
+    return notebook
+
+
+def _read_source(source: Source, problems: ProblemLog, options: ReaderOptions, start: int, stop: int | None) -> Iterator[Notebook]:
     if source.kind == "ipynb":
         if start == 0 and stop != 0:
             yield from read_ipynb_file(source.path, source.notebook_id, problems, options)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from coral.corpora.parquet import SCHEMA_VERSION
 from coral.corpora.readers import PathLike, ReaderOptions, Source, count_records, discover_sources, read_source
 from coral.corpora.records import Notebook
-from coral.problems import ProblemLog
+from coral.problems import UNREADABLE_NOTEBOOK, ProblemLog, valid_unicode
 
 DEFAULT_NOTEBOOKS_PER_UNIT = 500
 
@@ -28,11 +28,19 @@ class WorkUnit:
     slices: tuple[tuple[Source, int, int | None], ...]
 
     def notebooks(self, problems: ProblemLog, options: ReaderOptions) -> Iterator[Notebook]:
+        """The notebooks of every slice; a reader failure no reader foresaw ends its slice, logged, not the unit."""
         for source, start, stop in self.slices:
-            yield from read_source(source, problems, options, start, stop)
+            read = 0
+            try:
+                for notebook in read_source(source, problems, options, start, stop):
+                    read += 1
+                    yield notebook
+            except Exception as error:
+                problems.add(f"{source.path}[{start}:{'' if stop is None else stop}]", None, UNREADABLE_NOTEBOOK,
+                             f"{error!r}; the {read} notebooks before it were read")
 
     def describe(self) -> list[str]:
-        return [f"{source.path}[{start}:{'' if stop is None else stop}]" for source, start, stop in self.slices]
+        return [valid_unicode(f"{source.path}[{start}:{'' if stop is None else stop}]") for source, start, stop in self.slices]
 
 
 def _unit_name(ordinal: int, slices: list[tuple[Source, int, int | None]], options: ReaderOptions) -> str:
@@ -40,7 +48,7 @@ def _unit_name(ordinal: int, slices: list[tuple[Source, int, int | None]], optio
     for source, start, stop in slices:
         status = source.path.stat()
         where = f"{source.path.resolve()}|{source.kind}|{source.notebook_id}|{start}|{stop}"
-        digest.update(f"{where}|{status.st_size}|{status.st_mtime_ns}".encode())
+        digest.update(f"{where}|{status.st_size}|{status.st_mtime_ns}".encode("utf-8", "surrogatepass"))
     return f"part-{ordinal:05d}-{digest.hexdigest()[:12]}"
 
 

@@ -8,6 +8,7 @@ carries notebooks, so nbgrader assignments need no format of their own.
 from __future__ import annotations
 
 import json
+import stat
 import tarfile
 import warnings
 import zipfile
@@ -29,6 +30,7 @@ from coral.problems import (
     MISSING_FIELD,
     NON_PYTHON_KERNEL,
     NOT_A_NOTEBOOK,
+    SPECIAL_FILE,
     TRUNCATED_ARCHIVE,
     UNDECODABLE_BYTES,
     UNREADABLE_FILE,
@@ -200,7 +202,11 @@ def read_ipynb_file(path: Path, notebook_id: str, problems: ProblemLog, options:
     """The notebook in one ``.ipynb`` file (nothing if it cannot be used)."""
     origin = str(path)
     try:
-        if not options.notebook_fits(path.stat().st_size, origin, notebook_id, problems):
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):  # a FIFO would block the read, a device never end it
+            problems.add(origin, notebook_id, SPECIAL_FILE, "a FIFO, device or socket, not a file: not read")
+            return
+        if not options.notebook_fits(status.st_size, origin, notebook_id, problems):
             return
         raw = path.read_bytes()
     except OSError as error:
@@ -248,6 +254,9 @@ def read_zip(
                 raw = archive.read(info)
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
                 problems.add(origin, info.filename, CORRUPT_ARCHIVE, str(error))
+                continue
+            except (RuntimeError, NotImplementedError) as error:  # encrypted, or compressed with deflate64...
+                problems.add(origin, info.filename, CORRUPT_ARCHIVE, f"cannot be extracted: {error}")
                 continue
             notebook = notebook_from_bytes(raw, info.filename, origin, problems, options, path=info.filename)
             if notebook is not None:
