@@ -51,7 +51,7 @@ def _user_errors() -> Iterator[None]:
 
     try:
         yield
-    except (ValueError, FileNotFoundError, LabelingFunctionError, LabelPartError) as exc:
+    except (ValueError, OSError, LabelingFunctionError, LabelPartError) as exc:  # OSError: a path, or a --scheduler
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
 
@@ -246,7 +246,7 @@ def evaluate_command(
     predictions: Annotated[Path, typer.Argument(help="Predictions JSON Lines from `coral predict`.")],
     gold: Annotated[Path, typer.Option(help="Gold labels: JSON Lines of {\"id\", \"stage\"}.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-    seeds: Annotated[int, typer.Option(help="Seeds for the random-fill protocol (abstain -> uniformly random stage).")] = 100,
+    seeds: Annotated[int, typer.Option(help="Seeds for the random-fill protocol (abstain -> uniformly random stage).", min=1)] = 100,
 ) -> None:
     """Accuracy, macro-F1, per-stage P/R/F1, confusion matrix and coverage against gold labels."""
     from coral.jobs.evaluate import evaluate_predictions, format_evaluation, read_gold

@@ -35,7 +35,7 @@ def run(
     set_torch_threads(threads)
     try:
         result = run_main_job(inputs or [], out, model=model, format=format, device=device, trust_code=trust_code)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
     predictions = result.predictions

@@ -127,13 +127,15 @@ def predict_corpus(
     ``fit_on`` (heuristics with the LabelModel only) fits the LabelModel on other, unlabeled
     corpora instead of on the input itself.
     """
+    out = Path(out)
+    if out.is_dir():  # refused before the corpus is read, not after
+        raise ValueError(f"{out}: is a folder; predictions are written to a file, e.g. {out / 'predictions.jsonl'}")
     problems = ProblemLog()
     if fit_on:
         if not (isinstance(model, HeuristicStageModel) and model.aggregation == "labelmodel"):
             raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
         model.fit(read_cells(fit_on, format, problems))
     predictions = predict_cells(model, read_cells(inputs, format, problems), problems, progress)
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     n_cells = write_predictions(predictions, out)
     problems.write_jsonl(errors_path(out))
