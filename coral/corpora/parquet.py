@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from coral.corpora.readers import PathLike
 from coral.corpora.records import ASTGraph, ParsedCell
+from coral.problems import Problem, ProblemLog
 
 SCHEMA_VERSION = "1"
 PLAN_FILE = "_units.json"
@@ -117,6 +118,13 @@ def parsed_parts(directory: PathLike) -> list[Path]:
             "the parse run did not finish; run `coral corpus parse` again to complete it"
         )
     return parts
+
+
+def parse_problems(directory: PathLike) -> list[Problem]:
+    """What the parse run that wrote ``directory`` could not use (its ``_errors.jsonl``), so that
+    a stage reading parsed cells reports those notebooks and cells too."""
+    path = Path(directory) / ERRORS_FILE
+    return ProblemLog.read_jsonl(path) if path.is_file() else []
 
 
 def read_parsed_cells(directory: PathLike, batch_size: int = READ_BATCH_ROWS) -> Iterator[ParsedCell]:

@@ -14,7 +14,8 @@ Guessing: ``.ipynb`` and archives by name; JSON Lines files (``.jsonl``, ``.ndjs
 ``.txt``, optionally gzipped) by the fields of their first records. Inside folders only
 those kinds of files are read (``.json`` too when a format is forced); a JSON Lines or
 text file whose records match no layout is logged as ``unknown-format``.
-Checkpoint folders (``.ipynb_checkpoints``) and hidden folders are skipped.
+Checkpoint folders (``.ipynb_checkpoints``) are skipped; other hidden files and folders are
+skipped and logged (``hidden-file``), as are FIFOs, devices and dangling links.
 
 Every notebook or cell that cannot be used is logged in the :class:`ProblemLog` with its
 origin (``path``, ``path:line`` for JSON Lines, ``archive:member``), id and reason.
@@ -40,6 +41,8 @@ from coral.corpora.records import Notebook
 from coral.problems import (
     BAD_FIELD,
     BAD_RECORD,
+    DUPLICATE_NOTEBOOK,
+    HIDDEN_FILE,
     INVALID_UNICODE,
     NO_NOTEBOOKS,
     SPECIAL_FILE,
@@ -73,6 +76,9 @@ ARCHIVE_SUFFIXES = {"zip": (".zip",), "tar": (".tar", ".tar.gz", ".tgz", ".tar.b
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".txt", ".jsonl.gz", ".ndjson.gz", ".txt.gz")
 FORCED_JSONL_SUFFIXES = (*JSONL_SUFFIXES, ".json", ".json.gz")
 PathLike = str | os.PathLike[str]
+UNLOGGED_SKIPPED_FOLDERS = frozenset({".ipynb_checkpoints", "__MACOSX", ".git"})  # copies and metadata, by design
+UNLOGGED_SKIPPED_FILES = frozenset({".DS_Store", ".gitignore", ".gitattributes"})
+WHOLE_NOTEBOOK_KINDS = frozenset({"ipynb", "zip", "tar", "shards"})  # a record is a whole notebook
 INT64_RANGE = range(-(2**63), 2**63)  # what the Parquet column of execution counts holds
 
 
@@ -133,13 +139,19 @@ def _file_kind(path: Path, format: str | None, in_folder: bool, problems: Proble
     return "ipynb"  # a file named explicitly: read it as a notebook, which logs why if it is not one
 
 
-def _walk(folder: Path) -> Iterator[Path]:
-    """Files under a folder in a stable (sorted) order, without hidden and checkpoint folders."""
+def _walk(folder: Path, problems: ProblemLog) -> Iterator[Path]:
+    """Files under a folder in a stable (sorted) order. Checkpoint copies (``.ipynb_checkpoints``)
+    and macOS metadata (``__MACOSX``) are passed over; other hidden files and folders are
+    passed over and logged, so that nothing goes unread without a word."""
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__MACOSX")
+        for name in sorted(d for d in dirs if d.startswith(".") and d not in UNLOGGED_SKIPPED_FOLDERS):
+            problems.add(str(Path(root) / name), None, HIDDEN_FILE, "a hidden folder: not read")
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in UNLOGGED_SKIPPED_FOLDERS)
         for name in sorted(files):
             if not name.startswith("."):
                 yield Path(root) / name
+            elif name not in UNLOGGED_SKIPPED_FILES:
+                problems.add(str(Path(root) / name), None, HIDDEN_FILE, "a hidden file: not read")
 
 
 def is_readable_file(path: Path, problems: ProblemLog) -> bool:
@@ -171,7 +183,7 @@ def discover_sources(
     for path in as_path_list(paths):
         if path.is_dir():
             found = 0
-            for file in _walk(path):
+            for file in _walk(path, problems):
                 if not is_readable_file(file, problems):
                     continue
                 kind = _file_kind(file, format, True, problems)
@@ -278,11 +290,22 @@ def read_notebooks(
 
     ``format`` forces one layout (see the module docstring); otherwise it is guessed per
     file. Unusable notebooks and cells are skipped and logged in ``problems`` (as warnings
-    when no log is given); a bad notebook never stops the run.
+    when no log is given); a bad notebook never stops the run. A whole notebook (file, archive
+    member, shard record) whose id was met before (the same notebook given twice, or two
+    corpora that name notebooks alike) is logged and skipped.
     """
     problems = problem_log(problems)
+    seen: set[str] = set()
     for source in discover_sources(paths, format, problems):
-        yield from read_source(source, problems, options)
+        for notebook in read_source(source, problems, options):
+            if source.kind not in WHOLE_NOTEBOOK_KINDS:  # records of one notebook's cells share its id
+                yield notebook
+                continue
+            if notebook.id in seen:
+                problems.add(notebook.origin, notebook.id, DUPLICATE_NOTEBOOK, "an id already read: the first is kept")
+                continue
+            seen.add(notebook.id)
+            yield notebook
 
 
 def example_paths() -> list[Path]:

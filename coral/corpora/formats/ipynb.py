@@ -28,6 +28,7 @@ from coral.problems import (
     CORRUPT_ARCHIVE,
     MALFORMED_JSON,
     MISSING_FIELD,
+    NESTED_ARCHIVE,
     NON_PYTHON_KERNEL,
     NOT_A_NOTEBOOK,
     SPECIAL_FILE,
@@ -39,6 +40,7 @@ from coral.problems import (
 )
 
 NOTEBOOK_SUFFIX = ".ipynb"
+NESTED_ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 
 
 def nbgrader_role(metadata: Any) -> str | None:
@@ -102,7 +104,10 @@ def notebook_from_json(
     v4 JSON is read directly (no schema validation: it is the hot path); older versions go
     through nbformat's converter, which flattens v3 worksheets in order.
     """
-    if not isinstance(data, dict) or not ("cells" in data or "worksheets" in data):
+    if not isinstance(data, dict):
+        problems.add(origin, notebook_id, NOT_A_NOTEBOOK, f"the JSON is {json.dumps(data)[:40]}, not an object")
+        return None
+    if not ("cells" in data or "worksheets" in data):
         problems.add(origin, notebook_id, NOT_A_NOTEBOOK, "no 'cells' or 'worksheets' in the JSON")
         return None
     version = data.get("nbformat")
@@ -137,7 +142,10 @@ def notebook_from_json(
             problems.add(origin, cell_id, BAD_FIELD, f"'source' is a {type(raw['source']).__name__}")
             continue
         cell_type = raw.get("cell_type")
-        cell_type = cell_type if cell_type in ("code", "markdown") else "raw"
+        if cell_type not in ("code", "markdown", "raw"):
+            problems.add(origin, cell_id, MISSING_FIELD if cell_type is None else BAD_FIELD,
+                         f"cell_type is {json.dumps(cell_type)[:40]}: read as a raw cell (not labelled)")
+            cell_type = "raw"
         if cell_type == "code" and not options.code_fits(source, origin, cell_id, problems):
             continue
         execution_count = raw.get("execution_count")
@@ -170,7 +178,7 @@ def notebook_from_bytes(
     if not options.notebook_fits(len(raw), origin, notebook_id, problems):
         return None
     data = parse_json_bytes(raw, notebook_id, origin, problems)
-    if data is None:
+    if data is NOT_JSON:
         return None
     try:
         return notebook_from_json(data, notebook_id, origin, problems, options, **where)
@@ -179,23 +187,26 @@ def notebook_from_bytes(
         return None
 
 
-def parse_json_bytes(raw: bytes, item: str | None, origin: str, problems: ProblemLog) -> Any | None:
-    """UTF-8 JSON (a BOM allowed) or None with the reason logged: undecodable or malformed."""
+NOT_JSON = object()  # what parse_json_bytes returns for bytes that are not JSON (JSON null is None)
+
+
+def parse_json_bytes(raw: bytes, item: str | None, origin: str, problems: ProblemLog) -> Any:
+    """UTF-8 JSON (a BOM allowed), or ``NOT_JSON`` with the reason logged: undecodable or malformed."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         problems.add(origin, item, UNDECODABLE_BYTES, str(error))
-        return None
+        return NOT_JSON
     if not text.strip():
         problems.add(origin, item, MALFORMED_JSON, "empty")
-        return None
+        return NOT_JSON
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
         problems.add(origin, item, MALFORMED_JSON, str(error))
     except RecursionError:
         problems.add(origin, item, MALFORMED_JSON, "JSON nested too deeply to read")
-    return None
+    return NOT_JSON
 
 
 def read_ipynb_file(path: Path, notebook_id: str, problems: ProblemLog, options: ReaderOptions) -> Iterator[Notebook]:
@@ -215,6 +226,11 @@ def read_ipynb_file(path: Path, notebook_id: str, problems: ProblemLog, options:
     notebook = notebook_from_bytes(raw, notebook_id, origin, problems, options, path=notebook_id)
     if notebook is not None:
         yield notebook
+
+
+def is_nested_archive(name: str) -> bool:
+    """An archive inside an archive: not opened (reported instead)."""
+    return name.lower().endswith(NESTED_ARCHIVE_SUFFIXES) and "__MACOSX" not in name.split("/")
 
 
 def is_notebook_member(name: str) -> bool:
@@ -246,6 +262,10 @@ def read_zip(
         problems.add(str(path), None, CORRUPT_ARCHIVE, str(error))
         return
     with archive:
+        if start == 0:  # reported once, by the unit that reads the archive's first members
+            for info in archive.infolist():
+                if is_nested_archive(info.filename):
+                    problems.add(f"{path}:{info.filename}", info.filename, NESTED_ARCHIVE, "an archive inside an archive is not opened")
         for info in members[start:stop]:
             origin = f"{path}:{info.filename}"
             if not options.notebook_fits(info.file_size, origin, info.filename, problems):
@@ -274,7 +294,9 @@ def read_tar(
     try:
         with tarfile.open(path, "r:*") as archive:
             for info in archive:
-                if not (info.isfile() and is_notebook_member(info.name)):
+                if not (_is_file_or_link(info) and is_notebook_member(info.name)):
+                    if start == 0 and _is_file_or_link(info) and is_nested_archive(info.name):
+                        problems.add(f"{path}:{info.name}", info.name, NESTED_ARCHIVE, "an archive inside an archive is not opened")
                     continue
                 ordinal += 1
                 if ordinal < start:
@@ -284,7 +306,11 @@ def read_tar(
                 origin = f"{path}:{info.name}"
                 if not options.notebook_fits(info.size, origin, info.name, problems):
                     continue
-                member = archive.extractfile(info)
+                try:
+                    member = archive.extractfile(info)  # a link yields its target's content
+                except (KeyError, RecursionError) as error:  # a link to a member the archive lacks, or a loop
+                    problems.add(origin, info.name, CORRUPT_ARCHIVE, f"a link to a missing member: {error}")
+                    continue
                 raw = member.read() if member is not None else b""
                 notebook = notebook_from_bytes(raw, info.name, origin, problems, options, path=info.name)
                 if notebook is not None:
@@ -293,13 +319,18 @@ def read_tar(
         problems.add(str(path), None, TRUNCATED_ARCHIVE, f"{error!r} after {ordinal + 1} notebook members")
 
 
+def _is_file_or_link(info: tarfile.TarInfo) -> bool:
+    """A regular member, or a hard or symbolic link (read as the member it points to)."""
+    return info.isfile() or info.islnk() or info.issym()
+
+
 def count_tar_members(path: Path) -> int:
     """How many notebooks a tar archive holds, up to any break (the reader logs the break)."""
     count = 0
     try:
         with tarfile.open(path, "r:*") as archive:
             for info in archive:
-                count += info.isfile() and is_notebook_member(info.name)
+                count += _is_file_or_link(info) and is_notebook_member(info.name)
     except (tarfile.TarError, EOFError, zlib.error, OSError):
         pass
     return count

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from coral.corpora.formats.common import ReaderOptions
-from coral.corpora.formats.ipynb import parse_json_bytes
+from coral.corpora.formats.ipynb import NOT_JSON, parse_json_bytes
 from coral.problems import CORRUPT_GZIP, TRUNCATED_GZIP, ProblemLog
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -77,7 +77,7 @@ def iter_json_lines(
             origin = f"{path}:{next_line}"
             if options.notebook_fits(size, origin, None, problems, what="line of ") and raw.strip():
                 record = parse_json_bytes(raw, None, origin, problems)
-                if record is not None:
+                if record is not NOT_JSON:
                     yield next_line, record
             if stop is not None and next_line >= stop:
                 finished_range = True
@@ -138,8 +138,9 @@ def count_lines(path: Path) -> int:
     return count
 
 
-def first_records(path: Path, limit: int = 5, max_lines: int = 20) -> list[Any]:
-    """Up to ``limit`` JSON values from the first ``max_lines`` lines, to recognise a layout."""
+def first_records(path: Path, limit: int = 5, max_lines: int = 1000) -> list[Any]:
+    """Up to ``limit`` JSON objects from the first ``max_lines`` lines, to recognise a layout
+    (lines that are not JSON objects are passed over: a damaged head does not hide the records after it)."""
     records: list[Any] = []
     scratch = ProblemLog()  # problems are logged when the file is read for real
     try:
@@ -149,7 +150,7 @@ def first_records(path: Path, limit: int = 5, max_lines: int = 20) -> list[Any]:
                     break
                 if raw.strip():
                     record = parse_json_bytes(raw, None, str(path), scratch)
-                    if record is not None:
+                    if isinstance(record, dict):
                         records.append(record)
     except _STREAM_ERRORS:
         pass
