@@ -7,13 +7,14 @@ and refuses to read the ones earlier versions wrote, with an error that names th
 
 from __future__ import annotations
 
-import os
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from coral.atomic import atomic_path
 
 
 class UnsafeModelFileError(ValueError):
@@ -31,9 +32,8 @@ def refuse_pickles(directory: Path, names: tuple[str, ...], remedy: str) -> None
 
 def save_arrays(path: Path, arrays: Mapping[str, Any]) -> None:
     """Write named arrays to ``path`` (.npz) through a temporary file, so a kill never leaves half a file."""
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **{name: np.asarray(value) for name, value in arrays.items()})
-    os.replace(tmp, path)
+    with atomic_path(path) as temporary:
+        np.savez(temporary, **{name: np.asarray(value) for name, value in arrays.items()})
 
 
 def load_arrays(path: Path, required: tuple[str, ...] = ()) -> dict[str, np.ndarray]:

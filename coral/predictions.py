@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from coral.atomic import atomic_path
 from coral.corpora.records import ParsedCell
 from coral.jsonl import read_records
 from coral.stages import N_STAGES, STAGE_NAMES, is_covered
@@ -55,9 +56,10 @@ def predictions_from_proba(cells: Sequence[ParsedCell], proba: np.ndarray) -> li
 
 
 def write_predictions(predictions: Iterable[Prediction], path: str | Path) -> int:
-    """Write predictions as JSON Lines; return how many were written."""
+    """Write predictions as JSON Lines, all or nothing (a killed run leaves no partial file);
+    return how many were written."""
     n = 0
-    with open(path, "w", encoding="utf-8") as out:
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as out:
         for prediction in predictions:
             out.write(json.dumps(asdict(prediction), ensure_ascii=False) + "\n")
             n += 1

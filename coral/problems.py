@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from coral.atomic import atomic_path
+
 log = logging.getLogger("coral.problems")
 
 DETAIL_CHARS = 500  # a detail is a hint, not a dump of the input
@@ -114,7 +116,7 @@ class ProblemLog:
         return Counter(problem.reason for problem in self._problems)
 
     def write_jsonl(self, path: str | Path) -> None:
-        with open(path, "w", encoding="utf-8") as out:
+        with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as out:
             for problem in self._problems:
                 out.write(json.dumps(asdict(problem), ensure_ascii=False) + "\n")
 

@@ -16,7 +16,7 @@ import pytest
 import coral
 
 PACKAGE = Path(coral.__file__).resolve().parent
-GROUND = {"coral", "coral.problems", "coral.stages", "coral.jsonl"}
+GROUND = {"coral", "coral.problems", "coral.stages", "coral.jsonl", "coral.atomic", "coral.artifacts"}
 ALLOWED: dict[str, set[str]] = {  # layer -> the layers it may import (besides the ground floor and itself)
     "ground": set(),
     "coral.corpora": set(),

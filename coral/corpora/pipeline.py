@@ -10,7 +10,6 @@ part that looks finished, and a rerun skips the parts already done.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -22,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from coral.atomic import atomic_path
 from coral.corpora.cells import parse_safely
 from coral.corpora.dask_runner import run_tasks
 from coral.corpora.parquet import (
@@ -111,15 +111,6 @@ def _notebooks_to_table(notebooks: list[list[ParsedCell]], problems: ProblemLog)
         return pa.concat_tables(tables)
 
 
-def _replace_atomically(path: Path, write: Callable[[Path], Any]) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def _read_sidecar(path: Path, reused: bool) -> UnitReport:
     data = json.loads(path.read_text(encoding="utf-8"))
     return UnitReport(
@@ -166,14 +157,11 @@ def process_unit(unit: WorkUnit, out_dir: str | Path, options: ReaderOptions | N
         }
         path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
 
-    temporary_part = part.with_name(f".{part.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(part) as temporary_part:  # renamed last: the part's existence marks the unit finished
         write_part(temporary_part)
         stats.add_problems(problems)
-        _replace_atomically(sidecar, write_sidecar)
-        os.replace(temporary_part, part)  # last: the part's existence marks the unit finished
-    finally:
-        temporary_part.unlink(missing_ok=True)
+        with atomic_path(sidecar) as temporary_sidecar:
+            write_sidecar(temporary_sidecar)
     return UnitReport(unit.name, stats, list(problems))
 
 
@@ -253,7 +241,8 @@ def parse_corpus(
     path_list = [str(path) for path in as_path_list(paths)]
     units = plan_work_units(path_list, format, planning, notebooks_per_unit, options)
     plan = {"paths": path_list, "format": format, "schema_version": SCHEMA_VERSION, "parts": [u.name for u in units]}
-    _replace_atomically(out / PLAN_FILE, lambda path: path.write_text(json.dumps(plan, indent=1), encoding="utf-8"))
+    with atomic_path(out / PLAN_FILE) as temporary:
+        temporary.write_text(json.dumps(plan, indent=1), encoding="utf-8")
 
     reports = {
         report.name: report
@@ -271,5 +260,6 @@ def parse_corpus(
     summary = ParseSummary(
         out, len(units), sum(report.reused for report in ordered), stats, len(errors), time.perf_counter() - started
     )
-    (out / SUMMARY_FILE).write_text(json.dumps(summary.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8")
+    with atomic_path(out / SUMMARY_FILE) as temporary:
+        temporary.write_text(json.dumps(summary.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8")
     return summary

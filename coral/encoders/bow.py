@@ -25,6 +25,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from coral.artifacts import fitted_attributes, load_arrays, refuse_pickles, save_arrays, set_fitted_attributes
+from coral.atomic import write_text
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import N_STAGES, Encoder, check_weak_labels
 from coral.encoders.params import ParamGroup
@@ -116,12 +117,10 @@ class BagOfTokensEncoder(Encoder):
             proba[:, self.classifier_.classes_] = self.classifier_.predict_proba(self._features(self._docs(cells)))
         return proba
 
-    def save(self, directory: str | Path) -> Path:
-        directory = super().save(directory)
+    def _save_state(self, directory: Path) -> None:
         self._save_features(directory)
         save_arrays(directory / CLASSIFIER_FILE, {key: value for name, step in self.classifier_.steps
                                                   for key, value in fitted_attributes(step, name).items()})
-        return directory
 
     def _load_state(self, directory: Path) -> None:
         refuse_pickles(directory, LEGACY_FILES, f"Retrain it with this version of coral (coral train --encoder {self.name}).")
@@ -184,7 +183,7 @@ class LDAEncoder(BagOfTokensEncoder):
     def _save_features(self, directory: Path) -> None:
         """The vocabulary in JSON; what topic inference reads (topic-word weights, the priors) as arrays."""
         tokens = [self.dictionary_[i] for i in range(len(self.dictionary_))]
-        (directory / LDA_VOCAB_FILE).write_text(json.dumps(tokens) + "\n")
+        write_text(directory / LDA_VOCAB_FILE, json.dumps(tokens) + "\n")
         save_arrays(directory / LDA_FILE, {"exp_elog_beta": self.lda_.expElogbeta, "alpha": self.lda_.alpha,
                                            "eta": self.lda_.eta})
 
@@ -234,7 +233,7 @@ class Word2VecEncoder(BagOfTokensEncoder):
 
     def _save_features(self, directory: Path) -> None:
         """The tokens in JSON, their vectors (same order) as an array."""
-        (directory / WORD2VEC_VOCAB_FILE).write_text(json.dumps(list(self.vectors_.index_to_key)) + "\n")
+        write_text(directory / WORD2VEC_VOCAB_FILE, json.dumps(list(self.vectors_.index_to_key)) + "\n")
         save_arrays(directory / WORD2VEC_FILE, {"vectors": self.vectors_.vectors})
 
     def _load_features(self, directory: Path) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import csv
 import math
-import os
 import pickle
 import time
 from collections.abc import Callable, Sequence
@@ -27,6 +26,7 @@ from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from coral.artifacts import UnsafeModelFileError
+from coral.atomic import atomic_path
 from coral.corpora.records import ParsedCell
 from coral.encoders.losses import weak_label_loss
 from coral.encoders.params import ParamGroup
@@ -138,7 +138,7 @@ def write_metrics(directory: Path, history: list[dict[str, Any]]) -> None:
     if not history:
         return
     columns = list(dict.fromkeys(key for row in history for key in row))
-    with open(directory / METRICS_FILE, "w", newline="") as out:
+    with atomic_path(directory / METRICS_FILE) as temporary, open(temporary, "w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=columns)
         writer.writeheader()
         writer.writerows(history)
@@ -233,11 +233,11 @@ def train_network(
 
 def _save_checkpoint(directory: Path, network: nn.Module, optimizer, scaler, scheduler, state: TrainState) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / (CHECKPOINT_FILE + ".tmp")
-    # plain containers and tensors only, so that the checkpoint loads with weights_only=True
-    torch.save({"network": network.state_dict(), "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict(), "scheduler": scheduler.state_dict(), "state": asdict(state)}, tmp)
-    os.replace(tmp, directory / CHECKPOINT_FILE)  # atomic: a crash never leaves half a checkpoint
+    # plain containers and tensors only, so that the checkpoint loads with weights_only=True;
+    # written whole or not at all, so that a crash never leaves half a checkpoint
+    with atomic_path(directory / CHECKPOINT_FILE) as temporary:
+        torch.save({"network": network.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scaler": scaler.state_dict(), "scheduler": scheduler.state_dict(), "state": asdict(state)}, temporary)
     write_metrics(directory, state.history)
 
 

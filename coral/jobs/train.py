@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from coral.atomic import write_text
 from coral.corpora.cells import read_cells
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import Encoder, make_encoder
@@ -130,5 +131,5 @@ def train_from_corpus(
     run.n_problems, run.problems_by_reason = len(problems), dict(problems.by_reason())
     run.seconds = round(time.perf_counter() - started, 1)
     problems.write_jsonl(out / ERRORS_FILE)
-    (out / TRAIN_FILE).write_text(json.dumps(asdict(run), indent=2, default=str) + "\n")
+    write_text(out / TRAIN_FILE, json.dumps(asdict(run), indent=2, default=str) + "\n")
     return model, run

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator
 from snorkel.labeling import LabelingFunction
 
 from coral.artifacts import UnsafeModelFileError, refuse_pickles
+from coral.atomic import write_text
 from coral.corpora.records import ParsedCell
 from coral.labeling.aggregate import AggregationMethod, aggregate, fit_label_model, load_label_model, save_label_model
 from coral.labeling.apply import OnError, apply_lfs
@@ -107,7 +108,9 @@ class HeuristicStageModel(BaseEstimator):
         if label_model is not None:
             save_label_model(label_model, directory / LABEL_MODEL_FILE)
             meta["n_fit_cells"] = self.n_fit_cells_
-        (directory / HEURISTICS_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        else:  # one an earlier save left here must not be loaded with these params
+            (directory / LABEL_MODEL_FILE).unlink(missing_ok=True)
+        write_text(directory / HEURISTICS_FILE, json.dumps(meta, indent=2) + "\n")  # last: marks a whole model
         return directory
 
     @classmethod

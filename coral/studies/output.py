@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from coral.atomic import atomic_path
 from coral.problems import ProblemLog
 
 
@@ -49,8 +50,10 @@ class StudyOutput:
         self.tables[name] = table
         csv_path = self.out_dir / f"{name}.csv"
         md_path = self.out_dir / f"{name}.md"
-        table.to_csv(csv_path, index=False)
-        md_path.write_text(markdown_table(table, digits), encoding="utf-8")
+        with atomic_path(csv_path) as temporary:
+            table.to_csv(temporary, index=False)
+        with atomic_path(md_path) as temporary:
+            temporary.write_text(markdown_table(table, digits), encoding="utf-8")
         self.files += [csv_path, md_path]
 
     def figure(self, name: str, figure: Figure, dpi: int = 150) -> None:
@@ -58,7 +61,8 @@ class StudyOutput:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         for suffix in ("png", "pdf"):
             path = self.out_dir / f"{name}.{suffix}"
-            figure.savefig(path, dpi=dpi, bbox_inches="tight")
+            with atomic_path(path) as temporary:
+                figure.savefig(temporary, dpi=dpi, bbox_inches="tight")
             self.files.append(path)
 
     def write_problems(self) -> None:

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from coral.artifacts import UnsafeModelFileError
 from coral.cli import app
-from coral.encoders import load_encoder, make_encoder
+from coral.encoders import is_encoder_dir, load_encoder, make_encoder
 from coral.encoders.training import CHECKPOINT_FILE
 from coral.jobs.predict import DEFAULT_MODEL_DIR, load_stage_model
 from coral.labeling.model import HeuristicStageModel
@@ -148,3 +148,18 @@ def test_a_checkpoint_holding_an_object_is_refused_on_resume(corpus, tmp_path, m
     with pytest.raises(UnsafeModelFileError, match=rf"{CHECKPOINT_FILE}: holds objects other than tensors"):
         make_encoder("gnn", training__epochs=2, **params).fit(cells, y, checkpoint_dir=tmp_path, resume=True)
     assert not marker.exists()
+
+
+def test_a_save_that_dies_leaves_no_model_directory_marker(corpus, tmp_path, monkeypatch):
+    from coral.encoders import bow
+
+    cells, y, _ = corpus
+    encoder = make_encoder("word2vec", model__vector_size=8, tokens__min_token_count=1, model__epochs=2).fit(cells, y)
+
+    def dies(*args, **kwargs):
+        raise KeyboardInterrupt  # stands for the run dying part way through the save
+
+    monkeypatch.setattr(bow, "save_arrays", dies)
+    with pytest.raises(KeyboardInterrupt):
+        encoder.save(tmp_path / "model")
+    assert not is_encoder_dir(tmp_path / "model")  # encoder.json is written last
