@@ -186,18 +186,23 @@ def parse_json_bytes(raw: bytes, item: str | None, origin: str, problems: Proble
     return None
 
 
-def read_ipynb_file(path: Path, notebook_id: str, problems: ProblemLog, options: ReaderOptions) -> Iterator[Notebook]:
-    """The notebook in one ``.ipynb`` file (nothing if it cannot be used)."""
+def ipynb_file_bytes(path: Path, notebook_id: str, problems: ProblemLog, options: ReaderOptions) -> bytes | None:
+    """The bytes of one ``.ipynb`` file, or None (logged) when it is too large or unreadable."""
     origin = str(path)
     try:
         if path.stat().st_size > options.max_notebook_bytes:
             problems.add(origin, notebook_id, "oversize", f"{path.stat().st_size:,} bytes > {options.max_notebook_bytes:,}")
-            return
-        raw = path.read_bytes()
+            return None
+        return path.read_bytes()
     except OSError as error:
         problems.add(origin, notebook_id, "unreadable-file", str(error))
-        return
-    notebook = notebook_from_bytes(raw, notebook_id, origin, problems, options, path=notebook_id)
+        return None
+
+
+def read_ipynb_file(path: Path, notebook_id: str, problems: ProblemLog, options: ReaderOptions) -> Iterator[Notebook]:
+    """The notebook in one ``.ipynb`` file (nothing if it cannot be used)."""
+    raw = ipynb_file_bytes(path, notebook_id, problems, options)
+    notebook = None if raw is None else notebook_from_bytes(raw, notebook_id, str(path), problems, options, path=notebook_id)
     if notebook is not None:
         yield notebook
 
@@ -220,10 +225,10 @@ def zip_members(path: Path) -> list[zipfile.ZipInfo]:
     return sorted(members, key=lambda info: info.filename)
 
 
-def read_zip(
+def zip_notebook_bytes(
     path: Path, problems: ProblemLog, options: ReaderOptions, start: int = 0, stop: int | None = None
-) -> Iterator[Notebook]:
-    """Notebooks ``start:stop`` (in member-name order) of a zip archive."""
+) -> Iterator[tuple[str, str, bytes]]:
+    """``(member name, origin, bytes)`` of notebooks ``start:stop`` (in member-name order) of a zip archive."""
     try:
         members = zip_members(path)
         archive = zipfile.ZipFile(path)
@@ -241,18 +246,25 @@ def read_zip(
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
                 problems.add(origin, info.filename, "corrupt-archive", str(error))
                 continue
-            notebook = notebook_from_bytes(raw, info.filename, origin, problems, options, path=info.filename)
-            if notebook is not None:
-                yield notebook
+            yield info.filename, origin, raw
 
 
-def read_tar(
+def read_zip(
     path: Path, problems: ProblemLog, options: ReaderOptions, start: int = 0, stop: int | None = None
 ) -> Iterator[Notebook]:
-    """Notebooks ``start:stop`` (in archive order) of a tar archive, compressed or not, streamed.
+    """Notebooks ``start:stop`` (in member-name order) of a zip archive."""
+    for name, origin, raw in zip_notebook_bytes(path, problems, options, start, stop):
+        notebook = notebook_from_bytes(raw, name, origin, problems, options, path=name)
+        if notebook is not None:
+            yield notebook
 
-    A truncated archive keeps every notebook before the break and logs the break.
-    """
+
+def tar_notebook_bytes(
+    path: Path, problems: ProblemLog, options: ReaderOptions, start: int = 0, stop: int | None = None
+) -> Iterator[tuple[str, str, bytes]]:
+    """``(member name, origin, bytes)`` of notebooks ``start:stop`` (in archive order) of a tar
+    archive, compressed or not, streamed. A truncated archive keeps every notebook before the
+    break and logs the break."""
     ordinal = -1
     try:
         with tarfile.open(path, "r:*") as archive:
@@ -269,12 +281,19 @@ def read_tar(
                     problems.add(origin, info.name, "oversize", f"{info.size:,} bytes > {options.max_notebook_bytes:,}")
                     continue
                 member = archive.extractfile(info)
-                raw = member.read() if member is not None else b""
-                notebook = notebook_from_bytes(raw, info.name, origin, problems, options, path=info.name)
-                if notebook is not None:
-                    yield notebook
+                yield info.name, origin, member.read() if member is not None else b""
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
         problems.add(str(path), None, "truncated-archive", f"{error!r} after {ordinal + 1} notebook members")
+
+
+def read_tar(
+    path: Path, problems: ProblemLog, options: ReaderOptions, start: int = 0, stop: int | None = None
+) -> Iterator[Notebook]:
+    """Notebooks ``start:stop`` (in archive order) of a tar archive (see :func:`tar_notebook_bytes`)."""
+    for name, origin, raw in tar_notebook_bytes(path, problems, options, start, stop):
+        notebook = notebook_from_bytes(raw, name, origin, problems, options, path=name)
+        if notebook is not None:
+            yield notebook
 
 
 def count_tar_members(path: Path) -> int:
