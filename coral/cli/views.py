@@ -1,0 +1,58 @@
+"""``coral annotate``, ``coral report`` and ``coral show``: the labels in the notebooks, in a
+browsable HTML report and in the terminal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from coral.cli.labeling import FormatOption, _user_errors
+from coral.cli.main import app
+
+ModelOption = Annotated[str, typer.Option("--model", help="Stage model: 'default' (shipped), 'heuristics', or a model directory.")]
+Notebooks = Annotated[list[Path], typer.Argument(help="Notebooks (.ipynb), folders or archives of them, or JSON Lines shards of notebooks.")]
+
+
+def _echo_problems(problems, errors_file: Path | None) -> None:
+    """Every notebook or cell that could not be used: to a file when there is an output folder,
+    else one line each on stderr."""
+    if not len(problems):
+        return
+    counts = ", ".join(f"{reason}: {n}" for reason, n in sorted(problems.by_reason().items()))
+    if errors_file is not None:
+        problems.write_jsonl(errors_file)
+        typer.echo(f"{len(problems)} problems ({counts}) -> {errors_file}")
+        return
+    for problem in problems:
+        typer.echo(f"{problem.reason}: {problem.item or problem.origin} ({problem.origin}) {problem.detail}".rstrip(), err=True)
+
+
+@app.command("annotate")
+def annotate_command(
+    notebooks: Notebooks,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the labelled copies here, as <notebook id>.ipynb.")] = None,
+    in_place: Annotated[bool, typer.Option("--in-place", help="Rewrite the notebooks themselves (.ipynb files only), keeping each as <name>.ipynb.bak.")] = False,
+    model: ModelOption = "default",
+    headers: Annotated[bool, typer.Option("--headers", help="Also insert a markdown header cell '## Stage: <Stage>' where the stage changes.")] = False,
+    strip: Annotated[bool, typer.Option("--strip", help="Remove coral's labels, tags and headers instead of adding them.")] = False,
+    format: FormatOption = None,
+) -> None:
+    """Write stage labels into notebooks: per code cell, metadata.coral (stage, probabilities,
+    model, coral version) and the tag stage:<STAGE>, shown in JupyterLab's and VS Code's cell
+    toolbars. Everything else in the notebook is kept; rerunning replaces earlier labels.
+    """
+    from coral.views.annotate import annotate
+    from coral.views.labelled import load_stage_model
+
+    with _user_errors():
+        stage_model = None if strip else load_stage_model(model)
+        run = annotate(notebooks, stage_model, model, out_dir=out, in_place=in_place, headers=headers, strip=strip, format=format)
+    done = "coral's labels removed from" if strip else f"{run.n_cells} code cells labelled in"
+    where = "in place (each kept as <name>.ipynb.bak)" if in_place else f"-> {out}"
+    typer.echo(f"{done} {len(run.written)} notebooks {where}")
+    _echo_problems(run.problems, out / "annotate.errors.jsonl" if out is not None and run.written else None)
+    if not run.written:
+        typer.secho("error: no notebook could be written; see the problems above", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
