@@ -56,3 +56,39 @@ def annotate_command(
     if not run.written:
         typer.secho("error: no notebook could be written; see the problems above", fg=typer.colors.RED, err=True)
         raise typer.Exit(1)
+
+
+@app.command("report")
+def report_command(
+    notebooks: Annotated[
+        Optional[list[Path]],
+        typer.Argument(help="Notebooks, folders, archives or shards to show (optional with --predictions: the cells' code then comes from the predictions, if they carry it)."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
+    model: ModelOption = "default",
+    predictions: Annotated[Optional[Path], typer.Option("--predictions", help="Show these predictions (from coral predict / coral run) instead of predicting with --model.")] = None,
+    title: Annotated[str, typer.Option(help="The report's title.")] = "coral report",
+    format: FormatOption = None,
+) -> None:
+    """Write one self-contained HTML report (no network needed): the stage composition,
+    transitions and entropy of the corpus, one stage barcode per notebook (a block per code
+    cell, as wide as its lines of code), and each notebook's cells with their stage and
+    probabilities, low-confidence cells marked. Filter by stage, search by notebook name.
+    """
+    from coral.corpora.problems import ProblemLog
+    from coral.views.labelled import label_notebooks, labelled_from_predictions, load_stage_model
+    from coral.views.report import write_report
+
+    problems = ProblemLog()
+    with _user_errors():
+        if predictions is not None:
+            labelled = labelled_from_predictions(predictions, notebooks or [], problems, format)
+            source = str(predictions)
+        elif notebooks:
+            labelled = label_notebooks(notebooks, load_stage_model(model), problems, format)
+            source = model
+        else:
+            raise ValueError("give notebooks to label, --predictions, or both")
+        summary = write_report(labelled, out, title=title, model=source)
+    typer.echo(f"{summary.n_notebooks} notebooks, {summary.n_code_cells} code cells ({summary.n_labelled} with a stage) -> {summary.out}")
+    _echo_problems(problems, out.with_name(f"{out.stem}.errors.jsonl"))

@@ -137,10 +137,10 @@ def labelled_from_predictions(
         return
     for notebook in read_notebooks(paths, format, problems):
         predictions = by_notebook.get(notebook.id)
-        if predictions is None:
+        if predictions is None and notebook.code_cells:
             problems.add(notebook.origin, notebook.id, "not-predicted", f"no prediction in {predictions_path} names this notebook")
             continue
-        yield LabelledNotebook(notebook, {prediction.index: prediction for prediction in predictions})
+        yield LabelledNotebook(notebook, {prediction.index: prediction for prediction in predictions or ()})
 
 
 def _notebook_from_predictions(notebook_id: str, predictions: list[Prediction]) -> LabelledNotebook:
