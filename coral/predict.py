@@ -36,6 +36,10 @@ class ModelNotFoundError(ValueError):
     """The model name or directory does not name a stage model."""
 
 
+class NoUsableInputError(ValueError):
+    """Not one code cell could be read from the inputs: the run has nothing to say."""
+
+
 def load_stage_model(
     name_or_dir: str | Path, *, lfs: Sequence[str] | None = None, aggregation: AggregationMethod | None = None
 ) -> StageModel:
@@ -115,22 +119,33 @@ def predict_corpus(
     format: str | None = None,
     fit_on: Sequence[str | Path] = (),
     progress: bool = True,
+    with_source: bool = False,
 ) -> PredictionRun:
     """Predict every code cell of ``inputs`` and write predictions plus the problems log.
 
     ``fit_on`` (heuristics with the LabelModel only) fits the LabelModel on other, unlabeled
-    corpora instead of on the input itself.
+    corpora instead of on the input itself. Each prediction carries the path its notebook
+    was read from and, with ``with_source``, the cell's code. An input that yields no code
+    cell at all is a :class:`NoUsableInputError` (after the problems log is written).
     """
     problems = ProblemLog()
     if fit_on:
         if not (isinstance(model, HeuristicStageModel) and model.aggregation == "labelmodel"):
             raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
         model.fit(iter_input_cells(fit_on, format, problems))
-    predictions = predict_cells(model, iter_input_cells(inputs, format, problems), problems, progress)
+    origins: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    cells = iter_input_cells(inputs, format, problems, origins)
+    predictions = predict_cells(model, _keep_sources(cells, sources) if with_source else cells, problems, progress)
+    for prediction in predictions:
+        prediction.path = origins.get(prediction.notebook_id)
+        prediction.source = sources.get(prediction.id)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    n_cells = write_predictions(predictions, out)
     problems.write_jsonl(errors_path(out))
+    if not predictions:
+        raise NoUsableInputError(_nothing_to_label(inputs, problems, errors_path(out)))
+    n_cells = write_predictions(predictions, out)
     return PredictionRun(
         out=out,
         errors=errors_path(out),
@@ -139,6 +154,19 @@ def predict_corpus(
         n_problems=len(problems),
         problems_by_reason=dict(problems.by_reason()),
     )
+
+
+def _nothing_to_label(inputs: Sequence[str | Path], problems: ProblemLog, errors: Path) -> str:
+    named = ", ".join(map(str, inputs[:3])) + (f" and {len(inputs) - 3} more" if len(inputs) > 3 else "")
+    reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(problems.by_reason().items()))
+    why = f"{len(problems)} problems ({reasons}), listed in {errors}" if len(problems) else "no notebook there has a code cell"
+    return f"no code cell to label in {named}: {why}"
+
+
+def _keep_sources(cells: Iterable[ParsedCell], sources: dict[str, str]) -> Iterator[ParsedCell]:
+    for cell in cells:
+        sources[cell.id] = cell.source
+        yield cell
 
 
 @dataclass(slots=True)

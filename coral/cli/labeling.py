@@ -223,15 +223,26 @@ def predict_command(
     aggregate: Annotated[Optional[Aggregation], typer.Option(help="For --model heuristics: how LF votes combine [default: priority].")] = None,
     fit_on: Annotated[Optional[list[Path]], typer.Option(help="With --aggregate labelmodel: fit the LabelModel on these unlabeled corpora instead of on the input.")] = None,
     format: FormatOption = None,
+    with_source: Annotated[bool, typer.Option("--with-source", help="Also write each cell's code (every line names its notebook's path and the cell index).")] = False,
     threads: ThreadsOption = None,
 ) -> None:
-    """Predict the stage of every code cell; cells no LF covers get stage null (heuristics)."""
+    """Predict the stage of every code cell; cells no LF covers get stage null (heuristics).
+    Writes OUT, OUT's errors file and OUT's manifest (<stem>.manifest.json)."""
+    import time
+
+    from coral.manifest import describe_stage_model, write_manifest
     from coral.predict import load_stage_model, predict_corpus
 
+    started = time.perf_counter()
     set_torch_threads(threads)
     with _user_errors():
         stage_model = load_stage_model(model, lfs=lfs, aggregation=aggregate.value if aggregate else None)
-        run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or ())
+        run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or (), with_source=with_source)
+    write_manifest(
+        out.with_name(f"{out.stem}.manifest.json"), command="predict", model=describe_stage_model(model, stage_model),
+        inputs=inputs, counts={"code_cells": run.n_cells, "with_stage": run.n_covered, "problems": run.n_problems},
+        problems_by_reason=run.problems_by_reason, seconds=time.perf_counter() - started, outputs=[run.out, run.errors],
+    )
     typer.echo(f"{run.n_cells} cells, {run.n_covered} ({run.n_covered / max(run.n_cells, 1):.1%}) with a stage -> {run.out}")
     counts = ", ".join(f"{reason}: {n}" for reason, n in sorted(run.problems_by_reason.items()))
     typer.echo(f"{run.n_problems} problems{f' ({counts})' if counts else ''} -> {run.errors}")

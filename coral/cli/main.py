@@ -15,8 +15,20 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from coral import __version__
+
+        typer.echo(f"coral {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", help="Print coral's version and exit.", callback=_print_version, is_eager=True)
+    ] = None,
+) -> None:
     """coral: weakly supervised stage labels for notebook cells."""
 
 

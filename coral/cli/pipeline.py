@@ -20,19 +20,21 @@ def run(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: predictions.jsonl, its errors file, and study/.")] = Path("coral-demo"),
     model: Annotated[str, typer.Option(help="Stage model: 'default' (shipped), 'heuristics', or a model directory.")] = "default",
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="Corpus format; guessed from the paths when not given.")] = None,
+    with_source: Annotated[bool, typer.Option("--with-source", help="Also write each cell's code into predictions.jsonl.")] = False,
     threads: ThreadsOption = None,
 ) -> None:
     """Label every code cell of INPUTS with its stage and study the result.
 
     Writes OUT/predictions.jsonl (one line per code cell), OUT/predictions.errors.jsonl
     (every notebook or cell that could not be used, and why) and the composition and
-    transition studies (CSV, Markdown, PNG, PDF) under OUT/study.
+    transition studies (CSV, Markdown, PNG, PDF) under OUT/study, OUT/report.html (browse
+    the labelled notebooks) and OUT/manifest.json (model, inputs, counts, problems, time).
     """
     from coral.workflow import run_main_job
 
     set_torch_threads(threads)
     try:
-        result = run_main_job(inputs or [], out, model=model, format=format)
+        result = run_main_job(inputs or [], out, model=model, format=format, with_source=with_source)
     except (ValueError, FileNotFoundError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
@@ -43,3 +45,5 @@ def run(
             typer.echo(f"  {stage or 'no stage':>9}: {result.stage_counts[stage]}")
     typer.echo(f"{predictions.n_problems} notebooks or cells could not be used -> {predictions.errors}")
     typer.echo(f"studies -> {result.study_dir}")
+    typer.echo(f"report -> {result.report}")
+    typer.echo(f"manifest -> {result.manifest}")

@@ -134,10 +134,14 @@ def iter_parsed_cells(
     format: str | None = None,
     problems: ProblemLog | None = None,
     options: ReaderOptions | None = None,
+    origins: dict[str, str] | None = None,
 ) -> Iterator[ParsedCell]:
-    """Stream the parsed code cells of a corpus, reading and parsing in this process."""
+    """Stream the parsed code cells of a corpus, reading and parsing in this process;
+    ``origins``, when given, collects where each notebook was read from (by notebook id)."""
     problems = problems if problems is not None else ProblemLog()
     for notebook in read_notebooks(paths, format, problems, options):
+        if origins is not None:
+            origins[notebook.id] = notebook.origin
         yield from parse_safely(notebook, problems)
 
 

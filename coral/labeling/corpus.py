@@ -58,17 +58,21 @@ def is_parsed_dir(path: str | Path) -> bool:
 
 
 def iter_input_cells(
-    paths: Sequence[str | Path], format: str | None = None, problems: ProblemLog | None = None
+    paths: Sequence[str | Path],
+    format: str | None = None,
+    problems: ProblemLog | None = None,
+    origins: dict[str, str] | None = None,
 ) -> Iterator[ParsedCell]:
     """Parsed cells, in input order, from corpus paths (any format the readers know, read and
-    parsed here) and parsed Parquet directories (read back)."""
+    parsed here) and parsed Parquet directories (read back). ``origins`` collects where each
+    notebook read here came from (parsed directories do not record it)."""
     from coral.corpora.pipeline import iter_parsed_cells, read_parsed_cells
 
     for path in paths:
         if is_parsed_dir(path):
             yield from read_parsed_cells(path)
         else:
-            yield from iter_parsed_cells([path], format=format, problems=problems)
+            yield from iter_parsed_cells([path], format=format, problems=problems, origins=origins)
 
 
 def _record_ids(cells: Iterable[ParsedCell], ids: list[str]) -> Iterator[ParsedCell]:
