@@ -92,3 +92,34 @@ def report_command(
         summary = write_report(labelled, out, title=title, model=source)
     typer.echo(f"{summary.n_notebooks} notebooks, {summary.n_code_cells} code cells ({summary.n_labelled} with a stage) -> {summary.out}")
     _echo_problems(problems, out.with_name(f"{out.stem}.errors.jsonl"))
+
+
+@app.command("show")
+def show_command(
+    notebook: Annotated[Path, typer.Argument(help="A notebook (.ipynb), or a folder, archive or shard of them.")],
+    model: ModelOption = "default",
+    only: Annotated[Optional[str], typer.Option("--only", help="Show only the cells of this stage (IMPORT, WRANGLE, EXPLORE, MODEL, EVALUATE).")] = None,
+    low_confidence: Annotated[bool, typer.Option("--low-confidence", help="Show only cells whose stage has a probability under 0.5, or no stage.")] = False,
+    format: FormatOption = None,
+) -> None:
+    """Print a notebook's code cells in the terminal, each under its stage (colour and name)
+    and the model's confidence in it."""
+    from rich.console import Console
+
+    from coral.corpora.problems import ProblemLog
+    from coral.stages import stage_from_name
+    from coral.views.labelled import label_notebooks, load_stage_model
+    from coral.views.terminal import show_notebook
+
+    problems = ProblemLog()
+    console = Console()
+    shown = 0
+    with _user_errors():
+        stage = stage_from_name(only).name if only else None
+        for labelled in label_notebooks([notebook], load_stage_model(model), problems, format):
+            shown += 1
+            show_notebook(labelled, console, only=stage, low_confidence=low_confidence)
+    _echo_problems(problems, None)
+    if not shown:
+        typer.secho(f"error: no notebook could be read from {notebook}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
