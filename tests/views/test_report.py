@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,8 @@ from coral.predictions import read_predictions
 from coral.stages import STAGE_NAMES
 from coral.studies.composition import overall_composition, stage_fractions
 from coral.studies.frame import as_frame
+
+from .browser import MISSING, chromium_driver
 
 
 def embedded_data(report: Path) -> dict:
@@ -96,66 +97,85 @@ def test_report_needs_something_to_show(tmp_path):
 
 @pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium through selenium, or a skip that says what to install."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    driver_path = shutil.which("chromedriver")
-    if not (chromium and driver_path):
-        pytest.skip("no headless Chromium: install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1150"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    """Headless Chromium, or a skip that says what to install."""
+    driver = chromium_driver()
+    if driver is None:
+        pytest.skip(MISSING)
     yield driver
     driver.quit()
 
 
-@pytest.mark.browser
-def test_barcodes_and_cell_view_render_and_a_click_shows_the_cell(example_report, browser, tmp_path):
+PAGE = 50  # notebooks per page of the report's list
+
+
+def check_report_in_browser(browser, report: Path, screenshot: Path) -> None:
+    """Barcodes and the cell view render, a click on a block shows its cell, search and the
+    stage filter narrow the list; then a screenshot."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    report, _ = example_report
     data = embedded_data(report)
+    notebooks = data["notebooks"]
     browser.get(report.resolve().as_uri())
-    WebDriverWait(browser, 20).until(lambda driver: driver.execute_script("return document.body.dataset.ready") == "true")
+    WebDriverWait(browser, 30).until(lambda driver: driver.execute_script("return document.body.dataset.ready") == "true")
 
     barcodes = browser.find_elements(By.CSS_SELECTOR, "#notebooks .barcode")
-    assert len(barcodes) == len(data["notebooks"])
-    for barcode, notebook in zip(barcodes, data["notebooks"]):
+    assert len(barcodes) == min(len(notebooks), PAGE)
+    for barcode, notebook in zip(barcodes, notebooks):
         blocks = barcode.find_elements(By.CSS_SELECTOR, ".block")
         assert len(blocks) == sum(cell[0] == "c" for cell in notebook["cells"])
         assert all(block.size["width"] >= 3 and block.size["height"] > 0 for block in blocks)
     assert browser.find_element(By.CSS_SELECTOR, "#composition table").is_displayed()
     assert len(browser.find_elements(By.CSS_SELECTOR, "#legend li")) == len(STAGE_NAMES) + 2
 
-    # a click on the third block of the second notebook shows that cell, selected, in the cell view
-    notebook = data["notebooks"][1]
-    cell = [row for row in notebook["cells"] if row[0] == "c"][2]
-    barcodes[1].find_elements(By.CSS_SELECTOR, ".block")[2].click()
+    # a click on the third block (or the last) of the second notebook with code shows that cell, selected
+    position, notebook = next((i, nb) for i, nb in enumerate(notebooks[:PAGE]) if i > 0 and any(c[0] == "c" for c in nb["cells"]))
+    code = [row for row in notebook["cells"] if row[0] == "c"]
+    pick = min(2, len(code) - 1)
+    barcodes[position].find_elements(By.CSS_SELECTOR, ".block")[pick].click()
     selected = WebDriverWait(browser, 10).until(ready.visibility_of_element_located((By.CSS_SELECTOR, "#cell-view .cell.selected")))
+    cell = code[pick]
     assert selected.get_attribute("data-index") == str(cell[1])
-    assert selected.find_element(By.CSS_SELECTOR, "code").text.strip() == cell[2].strip()
-    stage = STAGE_NAMES[cell[3]] if cell[3] >= 0 else "no stage"
+    assert selected.find_element(By.CSS_SELECTOR, "code").get_attribute("textContent") == cell[2]
+    stage = "not labelled" if cell[3] is None else STAGE_NAMES[cell[3]] if cell[3] >= 0 else "no stage"
     assert selected.find_element(By.CSS_SELECTOR, ".stage-badge").text == stage
     assert browser.find_element(By.CSS_SELECTOR, "#cell-view h2").text == notebook["name"]
-    shown_cells = browser.find_elements(By.CSS_SELECTOR, "#cell-view .cell")
-    assert len(shown_cells) == len(notebook["cells"])
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#cell-view .cell")) == len(notebook["cells"])
 
     # search by name, then filter by stage
-    browser.find_element(By.ID, "search").send_keys("penguins")
+    query = notebook["name"].lower()
+    browser.find_element(By.ID, "search").send_keys(query)
     names = [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#notebooks .nb-name")]
-    assert names == ["penguins_exploration.ipynb"]
+    assert names == [nb["name"] for nb in notebooks if query in nb["name"].lower()][:PAGE]
     browser.find_element(By.ID, "search").clear()
     browser.execute_script("document.getElementById('search').dispatchEvent(new Event('input'))")
     Select(browser.find_element(By.ID, "stage-filter")).select_by_visible_text("MODEL")
-    with_model = [nb["name"] for nb in data["notebooks"] if any(row[0] == "c" and row[3] == STAGE_NAMES.index("MODEL") for row in nb["cells"])]
-    assert [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#notebooks .nb-name")] == with_model
+    model = STAGE_NAMES.index("MODEL")
+    with_model = [nb["name"] for nb in notebooks if any(row[0] == "c" and row[3] == model for row in nb["cells"])]
+    assert [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#notebooks .nb-name")] == with_model[:PAGE]
 
-    screenshot = tmp_path / "report.png"
     assert browser.save_screenshot(str(screenshot))
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.browser
+def test_example_report_in_a_browser(example_report, browser, tmp_path):
+    check_report_in_browser(browser, example_report[0], tmp_path / "report.png")
+
+
+@pytest.mark.browser
+@pytest.mark.shared
+@pytest.mark.slow
+def test_report_of_two_hundred_github_notebooks_in_a_browser(browser, shared_dir, tmp_path):
+    import gzip
+
+    shard = sorted((shared_dir / "corpora/github").glob("part-*.jsonl.gz"))[0]
+    sample = tmp_path / "sample.jsonl"
+    with gzip.open(shard, "rt", encoding="utf-8") as src, open(sample, "w", encoding="utf-8") as out:
+        out.writelines(line for _, line in zip(range(200), src))
+    report = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["report", str(sample), "--model", "heuristics", "--out", str(report)])
+    assert result.exit_code == 0, result.output
+    assert len(embedded_data(report)["notebooks"]) > PAGE  # the list pages
+    check_report_in_browser(browser, report, tmp_path / "report.png")
