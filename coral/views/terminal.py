@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
@@ -16,6 +16,14 @@ from coral.views.report import NO_STAGE_COLOUR, STAGE_COLOURS
 
 def stage_colour(stage: str | None) -> str:
     return STAGE_COLOURS.get(stage or "", NO_STAGE_COLOUR)
+
+
+def _highlighted(source: str) -> Text:
+    """Python-highlighted code as wrapping text (cheaper to lay out than a Syntax block)."""
+    code = source.rstrip() or " "
+    text = Syntax(code, "python", theme="ansi_dark", background_color="default").highlight(code)
+    text.rstrip()
+    return text
 
 
 def barcode(labelled: LabelledNotebook) -> Text:
@@ -52,7 +60,6 @@ def show_notebook(
         if low and prediction is not None:
             title.append("  low confidence", style="bold reverse")
         title.append(" ")
-        body = Syntax(cell.source.rstrip() or " ", "python", theme="ansi_dark", background_color="default", word_wrap=True)
-        console.print(Panel(Group(body), title=title, title_align="left", border_style=stage_colour(stage)))
+        console.print(Panel(_highlighted(cell.source), title=title, title_align="left", border_style=stage_colour(stage)))
         shown += 1
     return shown

@@ -120,13 +120,9 @@ def test_notebook_text_is_laid_out_as_jupyter_writes_it():
 
 @pytest.mark.shared
 @pytest.mark.slow
-def test_two_hundred_github_notebooks_round_trip_and_validate(tmp_path, shared_dir, heuristics):
-    shard = sorted((shared_dir / "corpora/github").glob("part-*.jsonl.gz"))[0]
-    sample = tmp_path / "sample.jsonl"
-    with gzip.open(shard, "rt", encoding="utf-8") as src, open(sample, "w", encoding="utf-8") as out:
-        records = [json.loads(line) for _, line in zip(range(200), src)]
-        out.writelines(json.dumps(record) + "\n" for record in records)
-    run = annotate([sample], heuristics, "heuristics", out_dir=tmp_path / "out", headers=True)
+def test_two_hundred_github_notebooks_round_trip_and_validate(tmp_path, github_sample, heuristics):
+    records = [json.loads(line) for line in github_sample.read_text(encoding="utf-8").splitlines()]
+    run = annotate([github_sample], heuristics, "heuristics", out_dir=tmp_path / "out", headers=True)
     by_id = {record["id"]: record["notebook"] for record in records}
     written = {path.relative_to(tmp_path / "out").as_posix(): path for path in run.written}
     assert len(written) + len({p.item for p in run.problems if p.reason != "invalid-as-read"}) >= 200

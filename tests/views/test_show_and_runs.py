@@ -124,3 +124,13 @@ def test_predictions_point_at_their_notebook_and_carry_code_on_request(tmp_path,
     result = CliRunner().invoke(app, ["predict", str(churn), "--model", "heuristics", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert all("source" not in json.loads(line) for line in out.read_text().splitlines())
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_show_on_github_notebooks_prints_a_box_per_code_cell(github_sample):
+    result = CliRunner().invoke(app, ["show", str(github_sample), "--model", "heuristics"])
+    assert result.exit_code == 0, result.output
+    code_cells = sum(len(notebook.code_cells) for notebook in read_notebooks([github_sample]))
+    assert len(_cell_headers(result.output)) == code_cells
+    assert result.output.count("╰") >= len(_cell_headers(result.output))

@@ -253,7 +253,11 @@ def read_zip(
     path: Path, problems: ProblemLog, options: ReaderOptions, start: int = 0, stop: int | None = None
 ) -> Iterator[Notebook]:
     """Notebooks ``start:stop`` (in member-name order) of a zip archive."""
-    for name, origin, raw in zip_notebook_bytes(path, problems, options, start, stop):
+    yield from _member_notebooks(zip_notebook_bytes(path, problems, options, start, stop), problems, options)
+
+
+def _member_notebooks(members: Iterator[tuple[str, str, bytes]], problems: ProblemLog, options: ReaderOptions) -> Iterator[Notebook]:
+    for name, origin, raw in members:
         notebook = notebook_from_bytes(raw, name, origin, problems, options, path=name)
         if notebook is not None:
             yield notebook
@@ -290,10 +294,7 @@ def read_tar(
     path: Path, problems: ProblemLog, options: ReaderOptions, start: int = 0, stop: int | None = None
 ) -> Iterator[Notebook]:
     """Notebooks ``start:stop`` (in archive order) of a tar archive (see :func:`tar_notebook_bytes`)."""
-    for name, origin, raw in tar_notebook_bytes(path, problems, options, start, stop):
-        notebook = notebook_from_bytes(raw, name, origin, problems, options, path=name)
-        if notebook is not None:
-            yield notebook
+    yield from _member_notebooks(tar_notebook_bytes(path, problems, options, start, stop), problems, options)
 
 
 def count_tar_members(path: Path) -> int:
