@@ -43,12 +43,23 @@ def annotate_command(
     model, coral version) and the tag stage:<STAGE>, shown in JupyterLab's and VS Code's cell
     toolbars. Everything else in the notebook is kept; rerunning replaces earlier labels.
     """
+    import time
+
+    from coral.manifest import MANIFEST_FILE, describe_stage_model, write_manifest
     from coral.views.annotate import annotate
     from coral.views.labelled import load_stage_model
 
+    started = time.perf_counter()
     with _user_errors():
         stage_model = None if strip else load_stage_model(model)
         run = annotate(notebooks, stage_model, model, out_dir=out, in_place=in_place, headers=headers, strip=strip, format=format)
+    if out is not None and run.written:
+        write_manifest(
+            out / MANIFEST_FILE, command="annotate --strip" if strip else "annotate",
+            model=describe_stage_model(model, stage_model) if stage_model is not None else {},
+            inputs=notebooks, counts={"notebooks_written": len(run.written), "code_cells_labelled": run.n_cells},
+            problems_by_reason=run.problems.by_reason(), seconds=time.perf_counter() - started,
+        )
     done = "coral's labels removed from" if strip else f"{run.n_cells} code cells labelled in"
     where = "in place (each kept as <name>.ipynb.bak)" if in_place else f"-> {out}"
     typer.echo(f"{done} {len(run.written)} notebooks {where}")

@@ -21,7 +21,7 @@ from coral.corpora.formats.jsonlines import iter_json_lines
 from coral.corpora.pipeline import parse_safely
 from coral.corpora.problems import ProblemLog
 from coral.corpora.readers import discover_sources, read_notebooks
-from coral.corpora.records import Notebook
+from coral.corpora.records import Cell, Notebook
 from coral.predict import StageModel, load_stage_model, predict_cells
 from coral.predictions import Prediction, read_predictions
 
@@ -144,8 +144,6 @@ def labelled_from_predictions(
 
 
 def _notebook_from_predictions(notebook_id: str, predictions: list[Prediction]) -> LabelledNotebook:
-    from coral.corpora.records import Cell
-
     cells = [Cell(notebook_id, p.index, "code", p.source or "", id=p.id) for p in sorted(predictions, key=lambda p: p.index)]
     origin = next((p.path for p in predictions if p.path), notebook_id)
     notebook = Notebook(id=notebook_id, cells=cells, origin=origin, path=origin)

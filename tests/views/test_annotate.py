@@ -31,6 +31,8 @@ def _load(path: Path) -> dict:
 def test_examples_round_trip_with_headers_and_validate(tmp_path):
     result = CliRunner().invoke(app, ["annotate", *map(str, example_paths()), "--out", str(tmp_path), "--headers"])
     assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["command"] == "annotate" and manifest["counts"]["notebooks_written"] == len(example_paths())
     for original in example_paths():
         annotated = _load(tmp_path / original.name)
         tagged = assert_only_coral_differs(_load(original), annotated)
