@@ -99,6 +99,8 @@ def add_annotations(notebook: dict[str, Any], labelled: LabelledNotebook, model_
         if prediction is None or not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         metadata = cell.setdefault("metadata", {})
+        if not isinstance(metadata, dict):
+            continue  # a malformed cell stays as it is
         metadata["coral"] = {"stage": prediction.stage, "probabilities": dict(prediction.probs), **stamp}
         if prediction.stage is None:
             continue
@@ -116,7 +118,8 @@ def add_annotations(notebook: dict[str, Any], labelled: LabelledNotebook, model_
 
 def _insert_headers(notebook: dict[str, Any], starts: list[tuple[list[Any], dict[str, Any], str]], stamp: dict[str, str]) -> None:
     taken = {cell.get("id") for cells in cell_lists(notebook) for cell in cells if isinstance(cell, dict)}
-    with_ids = notebook.get("nbformat") == 4 and int(notebook.get("nbformat_minor") or 0) >= 5
+    minor = notebook.get("nbformat_minor")
+    with_ids = notebook.get("nbformat") == 4 and isinstance(minor, int) and minor >= 5
     for ordinal, (cells, cell, stage) in enumerate(starts):
         position = next(i for i, candidate in enumerate(cells) if candidate is cell)
         header: dict[str, Any] = {
