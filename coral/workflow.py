@@ -40,14 +40,15 @@ def run_main_job(
     format: str | None = None,
     progress: bool = True,
     with_source: bool = False,
+    device: str = "auto",
 ) -> MainJobResult:
     """Predict the stage of every code cell of ``inputs`` (the packaged examples when empty),
     write the composition and transition studies of those predictions and the HTML report
-    under ``out_dir``, and a manifest of the run."""
+    under ``out_dir``, and a manifest of the run; an encoder model computes on ``device``."""
     started = time.perf_counter()
     out_dir = Path(out_dir)
     paths = list(inputs) or example_paths()
-    stage_model = load_stage_model(model)
+    stage_model = load_stage_model(model, device=device)
     run = predict_corpus(paths, stage_model, out_dir / "predictions.jsonl", format=format, progress=progress, with_source=with_source)
     study_dir = out_dir / "study"
     composition.run(run.out, study_dir / "composition")

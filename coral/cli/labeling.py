@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from coral.cli.main import ThreadsOption, app, set_torch_threads
+from coral.cli.main import DeviceOption, ThreadsOption, app, set_torch_threads
 
 lfs_app = typer.Typer(help="Labeling functions: list, analyze and fit a label model.", no_args_is_help=True)
 app.add_typer(lfs_app, name="lfs")
@@ -224,6 +224,7 @@ def predict_command(
     fit_on: Annotated[Optional[list[Path]], typer.Option(help="With --aggregate labelmodel: fit the LabelModel on these unlabeled corpora instead of on the input.")] = None,
     format: FormatOption = None,
     with_source: Annotated[bool, typer.Option("--with-source", help="Also write each cell's code (every line names its notebook's path and the cell index).")] = False,
+    device: DeviceOption = "auto",
     threads: ThreadsOption = None,
 ) -> None:
     """Predict the stage of every code cell; cells no LF covers get stage null (heuristics).
@@ -236,7 +237,7 @@ def predict_command(
     started = time.perf_counter()
     set_torch_threads(threads)
     with _user_errors():
-        stage_model = load_stage_model(model, lfs=lfs, aggregation=aggregate.value if aggregate else None)
+        stage_model = load_stage_model(model, lfs=lfs, aggregation=aggregate.value if aggregate else None, device=device)
         run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or (), with_source=with_source)
     write_manifest(
         out.with_name(f"{out.stem}.manifest.json"), command="predict", model=describe_stage_model(model, stage_model),

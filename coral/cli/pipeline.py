@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from coral.cli.main import ThreadsOption, app, set_torch_threads
+from coral.cli.main import DeviceOption, ThreadsOption, app, set_torch_threads
 from coral.stages import STAGE_NAMES
 
 
@@ -21,6 +21,7 @@ def run(
     model: Annotated[str, typer.Option(help="Stage model: 'default' (shipped), 'heuristics', or a model directory.")] = "default",
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="Corpus format; guessed from the paths when not given.")] = None,
     with_source: Annotated[bool, typer.Option("--with-source", help="Also write each cell's code into predictions.jsonl.")] = False,
+    device: DeviceOption = "auto",
     threads: ThreadsOption = None,
 ) -> None:
     """Label every code cell of INPUTS with its stage and study the result.
@@ -34,7 +35,7 @@ def run(
 
     set_torch_threads(threads)
     try:
-        result = run_main_job(inputs or [], out, model=model, format=format, with_source=with_source)
+        result = run_main_job(inputs or [], out, model=model, format=format, with_source=with_source, device=device)
     except (ValueError, FileNotFoundError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from coral.cli.labeling import FormatOption, _user_errors
-from coral.cli.main import app
+from coral.cli.main import DeviceOption, app
 
 ModelOption = Annotated[str, typer.Option("--model", help="Stage model: 'default' (shipped), 'heuristics', or a model directory.")]
 Notebooks = Annotated[list[Path], typer.Argument(help="Notebooks (.ipynb), folders or archives of them, or JSON Lines shards of notebooks.")]
@@ -38,6 +38,7 @@ def annotate_command(
     headers: Annotated[bool, typer.Option("--headers", help="Also insert a markdown header cell '## Stage: <Stage>' where the stage changes.")] = False,
     strip: Annotated[bool, typer.Option("--strip", help="Remove coral's labels, tags and headers instead of adding them.")] = False,
     format: FormatOption = None,
+    device: DeviceOption = "auto",
 ) -> None:
     """Write stage labels into notebooks: per code cell, metadata.coral (stage, probabilities,
     model, coral version) and the tag stage:<STAGE>, shown in JupyterLab's and VS Code's cell
@@ -51,7 +52,7 @@ def annotate_command(
 
     started = time.perf_counter()
     with _user_errors():
-        stage_model = None if strip else load_stage_model(model)
+        stage_model = None if strip else load_stage_model(model, device=device)
         run = annotate(notebooks, stage_model, model, out_dir=out, in_place=in_place, headers=headers, strip=strip, format=format)
     if out is not None and run.written:
         write_manifest(
@@ -80,6 +81,7 @@ def report_command(
     predictions: Annotated[Optional[Path], typer.Option("--predictions", help="Show these predictions (from coral predict / coral run) instead of predicting with --model.")] = None,
     title: Annotated[str, typer.Option(help="The report's title.")] = "coral report",
     format: FormatOption = None,
+    device: DeviceOption = "auto",
 ) -> None:
     """Write one self-contained HTML report (no network needed): the stage composition,
     transitions and entropy of the corpus, one stage barcode per notebook (a block per code
@@ -96,7 +98,7 @@ def report_command(
             labelled = labelled_from_predictions(predictions, notebooks or [], problems, format)
             source = str(predictions)
         elif notebooks:
-            labelled = label_notebooks(notebooks, load_stage_model(model), problems, format)
+            labelled = label_notebooks(notebooks, load_stage_model(model, device=device), problems, format)
             source = model
         else:
             raise ValueError("give notebooks to label, --predictions, or both")
@@ -112,6 +114,7 @@ def show_command(
     only: Annotated[Optional[str], typer.Option("--only", help="Show only the cells of this stage (IMPORT, WRANGLE, EXPLORE, MODEL, EVALUATE).")] = None,
     low_confidence: Annotated[bool, typer.Option("--low-confidence", help="Show only cells whose stage has a probability under 0.5, or no stage.")] = False,
     format: FormatOption = None,
+    device: DeviceOption = "auto",
 ) -> None:
     """Print a notebook's code cells in the terminal, each under its stage (colour and name)
     and the model's confidence in it."""
@@ -127,7 +130,7 @@ def show_command(
     shown = 0
     with _user_errors():
         stage = stage_from_name(only).name if only else None
-        for labelled in label_notebooks([notebook], load_stage_model(model), problems, format):
+        for labelled in label_notebooks([notebook], load_stage_model(model, device=device), problems, format):
             shown += 1
             show_notebook(labelled, console, only=stage, low_confidence=low_confidence)
     _echo_problems(problems, None)
