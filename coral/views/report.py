@@ -42,21 +42,18 @@ class ReportSummary:
     n_labelled: int
 
 
-def report_data(labelled: Iterable[LabelledNotebook], title: str, model: str) -> dict[str, Any]:
-    """Everything the page draws, as plain JSON-ready data (compact: one list per cell)."""
-    notebooks: list[dict[str, Any]] = []
-    predictions: list[Prediction] = []
-    for item in labelled:
-        cells = []
-        for cell in item.notebook.cells:
-            prediction = item.predictions.get(cell.index) if cell.cell_type == "code" else None
-            row: list[Any] = [CELL_TYPES[cell.cell_type], cell.index, cell.source]
-            if cell.cell_type == "code":
-                row += _code_fields(prediction)
-                if prediction is not None:
-                    predictions.append(prediction)
-            cells.append(row)
-        notebooks.append({"name": item.notebook.id, "path": item.notebook.path or item.notebook.origin, "cells": cells})
+def notebook_entry(item: LabelledNotebook) -> dict[str, Any]:
+    """One notebook as the page draws it (compact: one list per cell)."""
+    cells = []
+    for cell in item.notebook.cells:
+        row: list[Any] = [CELL_TYPES[cell.cell_type], cell.index, cell.source]
+        if cell.cell_type == "code":
+            row += _code_fields(item.predictions.get(cell.index))
+        cells.append(row)
+    return {"name": item.notebook.id, "path": item.notebook.path or item.notebook.origin, "cells": cells}
+
+
+def page_settings(title: str, model: str) -> dict[str, Any]:
     return {
         "title": title,
         "model": model,
@@ -65,8 +62,6 @@ def report_data(labelled: Iterable[LabelledNotebook], title: str, model: str) ->
         "colours": [STAGE_COLOURS[stage] for stage in STAGE_NAMES],
         "no_stage_colour": NO_STAGE_COLOUR,
         "low_confidence": LOW_CONFIDENCE,
-        "notebooks": notebooks,
-        "overview": overview(predictions),
     }
 
 
@@ -114,20 +109,34 @@ def _nulls(value: Any) -> Any:
     return value
 
 
-def render_report(data: dict[str, Any]) -> str:
-    """The page with ``data`` embedded; ``</`` is escaped so no cell text can end the script."""
-    template = resources.files("coral.views").joinpath("report.html").read_text(encoding="utf-8")
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-    return template.replace(DATA_MARKER, payload)
+def _json(value: Any) -> str:
+    """Compact JSON, with ``</`` escaped so that no cell text can end the page's script."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+
+
+def _slim(prediction: Prediction) -> Prediction:
+    """What the overview needs of a prediction, without its probabilities and APIs."""
+    return Prediction(prediction.id, prediction.stage, {}, prediction.notebook_id, prediction.index, prediction.lines)
 
 
 def write_report(labelled: Iterable[LabelledNotebook], out: str | Path, title: str = "coral report", model: str = "") -> ReportSummary:
-    """Write the HTML report of ``labelled`` notebooks to ``out``."""
-    data = report_data(labelled, title, model)
-    if not data["notebooks"]:
-        raise ValueError("no notebook to report: none of the inputs could be read (see the problems)")
+    """Write the HTML report of ``labelled`` notebooks to ``out``, one notebook at a time
+    (memory holds one notebook's text, plus a slim record per code cell for the overview)."""
+    template = resources.files("coral.views").joinpath("report.html").read_text(encoding="utf-8")
+    head, tail = template.split(DATA_MARKER)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(data), encoding="utf-8")
-    code = [cell for notebook in data["notebooks"] for cell in notebook["cells"] if cell[0] == "c"]
-    return ReportSummary(out, len(data["notebooks"]), len(code), sum(cell[3] is not None and cell[3] >= 0 for cell in code))
+    predictions: list[Prediction] = []
+    n_notebooks = n_code = 0
+    with open(out, "w", encoding="utf-8") as page:
+        page.write(head + _json(page_settings(title, model))[:-1] + ',"notebooks":[')
+        for item in labelled:
+            page.write(("," if n_notebooks else "") + _json(notebook_entry(item)))
+            n_notebooks += 1
+            n_code += len(item.notebook.code_cells)
+            predictions.extend(_slim(item.predictions[cell.index]) for cell in item.notebook.code_cells if cell.index in item.predictions)
+        page.write('],"overview":' + _json(overview(predictions)) + "}" + tail)
+    if not n_notebooks:
+        out.unlink()
+        raise ValueError("no notebook to report: none of the inputs could be read (see the problems)")
+    return ReportSummary(out, n_notebooks, n_code, sum(prediction.stage is not None for prediction in predictions))
