@@ -17,7 +17,7 @@ def run(
         Optional[list[Path]],
         typer.Argument(help="Notebooks, folders, archives or corpus shards. Default: the example notebooks shipped with coral."),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: predictions.jsonl, its errors file, and study/.")] = Path("coral-demo"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: predictions.jsonl, its errors file, study/, report.html and manifest.json.")] = Path("coral-demo"),
     model: Annotated[str, typer.Option(help="Stage model: 'default' (shipped), 'heuristics', or a model directory.")] = "default",
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="Corpus format; guessed from the paths when not given.")] = None,
     with_source: Annotated[bool, typer.Option("--with-source", help="Also write each cell's code into predictions.jsonl.")] = False,
