@@ -531,6 +531,9 @@ def resolution_order(code_cells: list[Cell]) -> list[int]:
 def parse_notebook(notebook: Notebook, problems: ProblemLog | None = None) -> list[ParsedCell]:
     """The notebook's code cells parsed, in file order, with APIs resolved across cells.
 
+    Cells marked ``context_only`` are parsed for what they bind (and count in
+    ``position``) but not returned: they are context, not items to label.
+
     A cell that cannot be parsed at all is reported to ``problems`` (reason
     ``"unparsable-cell"``) and left out; without a problem log it raises ValueError naming
     the cell. Syntax errors are not problems: the partial tree is kept and counted.
@@ -555,7 +558,7 @@ def parse_notebook(notebook: Notebook, problems: ProblemLog | None = None) -> li
     return [
         _parsed_cell(cell, facts[position], position / last)
         for position, cell in enumerate(code_cells)
-        if position in facts
+        if position in facts and not cell.context_only
     ]
 
 
@@ -588,4 +591,5 @@ def _parsed_cell(cell: Cell, facts: CodeFacts, position: float) -> ParsedCell:
         magics=facts.magics,
         syntax_errors=facts.syntax_errors,
         graph=facts.graph,
+        role=cell.role,
     )

@@ -67,7 +67,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: the role column
 DEFAULT_NOTEBOOKS_PER_UNIT = 500
 CELLS_PER_BATCH = 500
 ROWS_PER_GROUP = 20_000
@@ -96,6 +96,7 @@ PARQUET_SCHEMA = pa.schema(
         ("graph_types", pa.list_(pa.string())),
         ("graph_values", pa.list_(pa.string())),
         ("graph_parents", pa.list_(pa.int32())),
+        ("role", pa.string()),
     ],
     metadata={"coral.record": "ParsedCell", "coral.schema_version": SCHEMA_VERSION},
 )
@@ -112,8 +113,15 @@ def cells_to_table(cells: list[ParsedCell]) -> pa.Table:
 
 
 def table_to_cells(table: pa.Table | pa.RecordBatch) -> Iterator[ParsedCell]:
-    """Parsed cells back from an Arrow table or batch in :data:`PARQUET_SCHEMA`."""
-    columns = {name: table.column(name).to_pylist() for name in PARQUET_SCHEMA.names}
+    """Parsed cells back from an Arrow table or batch in :data:`PARQUET_SCHEMA`.
+
+    Parts written before the ``role`` column existed read back with no roles.
+    """
+    present = set(table.schema.names)
+    columns = {
+        name: table.column(name).to_pylist() if name in present else [None] * table.num_rows
+        for name in PARQUET_SCHEMA.names
+    }
     for row in range(table.num_rows):
         values = {name: columns[name][row] for name in CELL_COLUMNS}
         graph = ASTGraph(**{attribute: columns[column][row] for column, attribute in GRAPH_COLUMNS.items()})
@@ -277,7 +285,8 @@ def plan_work_units(
 
     Single ``.ipynb`` files are grouped; shards and archives are cut into record ranges
     (the last range of a file is open-ended, so its reader meets and logs any damage at
-    the end). Planning only counts lines and members; nothing is parsed.
+    the end), except a JuICe file read with ``juice_cells="all"``, which stays whole so that
+    each cell is labeled once. Planning only counts lines and members; nothing is parsed.
     """
     if notebooks_per_unit < 1:
         raise ValueError("notebooks_per_unit must be at least 1")
@@ -294,7 +303,9 @@ def plan_work_units(
         if pending_files:
             groups.append(pending_files)
             pending_files = []
-        starts = list(range(0, max(count_records(source), 1), notebooks_per_unit))
+        # Labeling every JuICe cell once needs the whole file in one stream (records repeat cells).
+        whole = source.kind == "juice" and options.juice_cells == "all"
+        starts = [0] if whole else list(range(0, max(count_records(source), 1), notebooks_per_unit))
         for position, start in enumerate(starts):
             stop = starts[position + 1] if position + 1 < len(starts) else None
             groups.append([(source, start, stop)])
