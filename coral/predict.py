@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 from tqdm import tqdm
 
+from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.problems import ProblemLog
 from coral.corpora.records import ParsedCell
 from coral.labeling.aggregate import AggregationMethod
@@ -115,8 +116,11 @@ def predict_corpus(
     format: str | None = None,
     fit_on: Sequence[str | Path] = (),
     progress: bool = True,
+    options: ReaderOptions | None = None,
 ) -> PredictionRun:
     """Predict every code cell of ``inputs`` and write predictions plus the problems log.
+
+    ``options`` says how corpora are read (size limits, which JuICe cells are items).
 
     ``fit_on`` (heuristics with the LabelModel only) fits the LabelModel on other, unlabeled
     corpora instead of on the input itself.
@@ -125,8 +129,8 @@ def predict_corpus(
     if fit_on:
         if not (isinstance(model, HeuristicStageModel) and model.aggregation == "labelmodel"):
             raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
-        model.fit(iter_input_cells(fit_on, format, problems))
-    predictions = predict_cells(model, iter_input_cells(inputs, format, problems), problems, progress)
+        model.fit(iter_input_cells(fit_on, format, problems, options))
+    predictions = predict_cells(model, iter_input_cells(inputs, format, problems, options), problems, progress)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     n_cells = write_predictions(predictions, out)
@@ -150,9 +154,10 @@ class _CellRef:
     index: int
     lines: int
     apis: list[str]
+    role: str | None
 
 
 def _keep_refs(cells: Iterable[ParsedCell], kept: list[_CellRef]) -> Iterator[ParsedCell]:
     for cell in cells:
-        kept.append(_CellRef(cell.id, cell.notebook_id, cell.index, cell.lines, cell.apis))
+        kept.append(_CellRef(cell.id, cell.notebook_id, cell.index, cell.lines, cell.apis, cell.role))
         yield cell

@@ -3,10 +3,12 @@
 One JSON object per code cell, in input order::
 
     {"id": "<cell id>", "stage": "WRANGLE" | ... | null, "probs": {"IMPORT": p, ...},
-     "notebook_id": ..., "index": <cell index>, "lines": <lines of code>, "apis": [...]}
+     "notebook_id": ..., "index": <cell index>, "lines": <lines of code>, "apis": [...],
+     "role": "solution" | ... | null}
 
-``stage`` is null (and ``probs`` empty) where the model abstains. The last four fields
-make a predictions file self-contained for the studies.
+``stage`` is null (and ``probs`` empty) where the model abstains. The last five fields
+make a predictions file self-contained for the studies; ``role`` is the cell's nbgrader,
+JuICe or DSP role (see :mod:`coral.corpora.records`), null where the corpus gives none.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Prediction:
     index: int = -1
     lines: int = 0
     apis: list[str] = field(default_factory=list)
+    role: str | None = None
 
 
 def predictions_from_proba(cells: Sequence[ParsedCell], proba: np.ndarray) -> list[Prediction]:
@@ -50,6 +53,7 @@ def predictions_from_proba(cells: Sequence[ParsedCell], proba: np.ndarray) -> li
                 index=cell.index,
                 lines=cell.lines,
                 apis=list(cell.apis),
+                role=cell.role,
             )
         )
     return out
@@ -80,4 +84,5 @@ def _prediction_from_record(record: dict) -> Prediction:
         index=int(record.get("index", -1)),
         lines=int(record.get("lines", 0)),
         apis=list(record.get("apis") or []),
+        role=record.get("role"),
     )

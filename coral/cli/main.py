@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Optional
 
 import typer
@@ -23,6 +24,22 @@ def _root() -> None:
 ThreadsOption = Annotated[
     Optional[int],
     typer.Option("--threads", help="torch CPU threads (default: torch's choice); 1 is fastest on a busy shared machine.", min=1),
+]
+
+
+
+class JuiceCells(str, Enum):
+    target = "target"
+    all = "all"
+
+
+JuiceCellsOption = Annotated[
+    JuiceCells,
+    typer.Option(
+        "--juice-cells",
+        help="JuICe records: label each record's target cell only (its context cells serve as context), "
+        "or every distinct code cell, context included (one item per notebook and position).",
+    ),
 ]
 
 

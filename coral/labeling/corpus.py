@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from snorkel.labeling import LabelingFunction
@@ -21,6 +22,9 @@ from coral.corpora.records import ParsedCell, Problem
 from coral.labeling.apply import LabelingFunctionError, OnError, apply_lfs
 from coral.labeling.lfsets import load_lf_sets, portable_lf_spec
 from coral.labeling.matrix import LabelMatrix
+
+if TYPE_CHECKING:
+    from coral.corpora.readers import ReaderOptions
 
 
 def label_cells(
@@ -58,17 +62,20 @@ def is_parsed_dir(path: str | Path) -> bool:
 
 
 def iter_input_cells(
-    paths: Sequence[str | Path], format: str | None = None, problems: ProblemLog | None = None
+    paths: Sequence[str | Path],
+    format: str | None = None,
+    problems: ProblemLog | None = None,
+    options: ReaderOptions | None = None,
 ) -> Iterator[ParsedCell]:
     """Parsed cells, in input order, from corpus paths (any format the readers know, read and
-    parsed here) and parsed Parquet directories (read back)."""
+    parsed here with ``options``) and parsed Parquet directories (read back)."""
     from coral.corpora.pipeline import iter_parsed_cells, read_parsed_cells
 
     for path in paths:
         if is_parsed_dir(path):
             yield from read_parsed_cells(path)
         else:
-            yield from iter_parsed_cells([path], format=format, problems=problems)
+            yield from iter_parsed_cells([path], format=format, problems=problems, options=options)
 
 
 def _record_ids(cells: Iterable[ParsedCell], ids: list[str]) -> Iterator[ParsedCell]:

@@ -304,17 +304,6 @@ def test_coral_cells_keep_their_ids_and_precomputed_features(corpora):
     assert reasons(problems) == {"77": "missing-field"}
 
 
-def test_dsp_problems_become_prompt_solution_test_notebooks(corpora):
-    notebooks, problems = read(corpora / "dsp_problems.jsonl")
-    first = notebooks["DSP/0"]
-    roles = [(cell.cell_type, cell.nbgrader) for cell in first.cells]
-    assert roles == [("markdown", None), ("code", "solution"), ("code", "grade")]
-    assert first.cells[1].markdown_above.startswith("import numpy as np\n## Concatenation")
-    assert first.path == "notebooks/strings.ipynb"
-    assert len(notebooks["DSP/1"].cells) == 2  # no test
-    assert reasons(problems) == {"DSP/2": "missing-field"}
-
-
 # --- choosing the format ----------------------------------------------------------------------
 
 

@@ -1,8 +1,10 @@
 """Jupyter notebooks (nbformat v4, and v1-v3 through nbformat's converter) as files or in archives.
 
 Notebook ids: the path relative to the folder or archive given, or the file name for a file
-given on its own. nbgrader cell metadata becomes ``Cell.nbgrader`` in every layout that
-carries notebooks, so nbgrader assignments need no format of their own.
+given on its own. nbgrader cell metadata becomes ``Cell.nbgrader`` and the cell's ``role``
+in every layout that carries notebooks, so nbgrader assignments need no format of their
+own; Data Science Problems notebooks (cells with a ``task_id``) get DSP's roles instead
+(``coral.corpora.formats.dsp``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import nbformat
 
+from coral.corpora.formats import dsp
 from coral.corpora.formats.common import ReaderOptions, attach_markdown_above, is_python_language, source_text
 from coral.corpora.problems import ProblemLog
 from coral.corpora.records import Cell, Notebook
@@ -108,6 +111,7 @@ def notebook_from_json(
         return None
 
     cells: list[Cell] = []
+    problem_cells: list[int] = []  # cells with a Data Science Problems task_id
     for index, raw in enumerate(raw_cells):
         cell_id = f"{notebook_id}#{index}"
         if not isinstance(raw, dict):
@@ -128,6 +132,10 @@ def notebook_from_json(
             )
             continue
         execution_count = raw.get("execution_count")
+        cell_metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        if cell_metadata.get("task_id") is not None:
+            problem_cells.append(index)
+        nbgrader = nbgrader_role(cell_metadata)
         cells.append(
             Cell(
                 notebook_id=notebook_id,
@@ -135,10 +143,13 @@ def notebook_from_json(
                 cell_type=cell_type,
                 source=source,
                 execution_count=execution_count if type(execution_count) is int else None,
-                nbgrader=nbgrader_role(raw.get("metadata")),
+                nbgrader=nbgrader,
+                role=nbgrader,
                 id=cell_id,
             )
         )
+    if problem_cells:
+        dsp.assign_notebook_roles(cells, problem_cells)
     return Notebook(
         id=notebook_id,
         cells=attach_markdown_above(cells),
