@@ -18,14 +18,8 @@ HAT = "juice-github-repos/physics-course/hat_potential.ipynb"
 GRIDS = "juice-github-repos/physics-course/grids.ipynb"
 
 
-@pytest.fixture(scope="module")
-def problems_file(fixtures_dir: Path) -> Path:
-    return fixtures_dir / "corpora" / "dsp_problems.jsonl"
-
-
-@pytest.fixture(scope="module")
-def records(problems_file: Path) -> list[dict]:
-    return [json.loads(line) for line in problems_file.read_text().splitlines()]
+PROBLEMS_FILE = Path(__file__).parents[1] / "fixtures" / "corpora" / "dsp_problems.jsonl"
+RECORDS = [json.loads(line) for line in PROBLEMS_FILE.read_text().splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -39,48 +33,48 @@ def notebooks_of(path: Path, **options) -> tuple[dict, ProblemLog]:
     return {notebook.id: notebook for notebook in notebooks}, problems
 
 
-def test_task_id_names_the_notebook_and_a_record_without_solution_is_reported(problems_file, records):
-    notebooks, problems = notebooks_of(problems_file)
-    assert sorted(notebooks) == ["DSP/414", "DSP/415", "DSP/500"] == sorted(r["task_id"] for r in records if "solution" in r)
+def test_task_id_names_the_notebook_and_a_record_without_solution_is_reported():
+    notebooks, problems = notebooks_of(PROBLEMS_FILE)
+    assert sorted(notebooks) == ["DSP/414", "DSP/415", "DSP/500"] == sorted(r["task_id"] for r in RECORDS if "solution" in r)
     assert [(p.item, p.reason) for p in problems] == [("DSP/999", "missing-field")]
 
 
-def test_prompt_splits_into_its_code_and_markdown_parts(problems_file, records):
-    assert records[0]["prompt"].startswith("%matplotlib inline\nimport matplotlib.pyplot as plt")
-    notebook = notebooks_of(problems_file)[0]["DSP/414"]
+def test_prompt_splits_into_its_code_and_markdown_parts():
+    assert RECORDS[0]["prompt"].startswith("%matplotlib inline\nimport matplotlib.pyplot as plt")
+    notebook = notebooks_of(PROBLEMS_FILE)[0]["DSP/414"]
     prompt = [(cell.cell_type, cell.role, cell.context_only) for cell in notebook.cells[:2]]
     assert prompt == [("code", "prompt", True), ("markdown", "prompt", False)]
     assert notebook.cells[0].source.splitlines()[-1] == "import scipy.optimize as opt"
     assert notebook.cells[1].source.startswith("## Hat potential")
 
 
-def test_prompt_code_resolves_the_solution_calls(problems_file):
-    cells = {cell.id: cell for cell in iter_parsed_cells(problems_file)}
+def test_prompt_code_resolves_the_solution_calls():
+    cells = {cell.id: cell for cell in iter_parsed_cells(PROBLEMS_FILE)}
     assert cells["DSP/500#3"].source == "xs = np.linspace(0, 1, 50)"
     assert cells["DSP/500#3"].apis == ["numpy.linspace"]
     assert cells["DSP/500#3"].markdown_above.startswith("Make `xs`")  # prompt code is not markdown
 
 
-def test_prompt_ends_with_the_solution_comments_as_markdown(problems_file, records):
-    assert records[1]["prompt"].endswith("# 100 points are enough")
-    notebook = notebooks_of(problems_file)[0]["DSP/415"]
+def test_prompt_ends_with_the_solution_comments_as_markdown():
+    assert RECORDS[1]["prompt"].endswith("# 100 points are enough")
+    notebook = notebooks_of(PROBLEMS_FILE)[0]["DSP/415"]
     markdown = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
     assert markdown == ["Plot $V(x)$ for $a=5.0$ and $b=1.0$ on $[-3, 3]$ into `xs` and `vs`.\n# 100 points are enough"]
 
 
-def test_solution_and_test_are_labeled_code_cells_with_roles(problems_file, records):
-    cells = list(iter_parsed_cells(problems_file))
+def test_solution_and_test_are_labeled_code_cells_with_roles():
+    cells = list(iter_parsed_cells(PROBLEMS_FILE))
     assert [(cell.id, cell.role, cell.nbgrader) for cell in cells if cell.notebook_id == "DSP/414"] == [
         ("DSP/414#2", "solution", "solution"), ("DSP/414#3", "test", "grade")
     ]
-    assert cells[0].source == records[0]["solution"] and cells[1].source == records[0]["test"]
+    assert cells[0].source == RECORDS[0]["solution"] and cells[1].source == RECORDS[0]["test"]
     assert {cell.role for cell in cells} == {"solution", "test"}  # prompt code is context only
 
 
-def test_notebook_path_and_problem_index_are_kept(problems_file, records):
-    notebook = notebooks_of(problems_file)[0]["DSP/415"]
-    assert notebook.path == records[1]["notebook_path"] == HAT
-    assert notebook.metadata["notebook_problem_index"] == records[1]["notebook_problem_index"] == 1
+def test_notebook_path_and_problem_index_are_kept():
+    notebook = notebooks_of(PROBLEMS_FILE)[0]["DSP/415"]
+    assert notebook.path == RECORDS[1]["notebook_path"] == HAT
+    assert notebook.metadata["notebook_problem_index"] == RECORDS[1]["notebook_problem_index"] == 1
 
 
 def test_split_prompt_keeps_prose_and_headings_out_of_code():
@@ -93,10 +87,10 @@ def test_split_prompt_keeps_prose_and_headings_out_of_code():
     assert split_prompt("Introduction\n") == [("markdown", "Introduction")]  # a bare word is not code
 
 
-def test_oversize_solution_is_reported(tmp_path, records):
+def test_oversize_solution_is_reported(tmp_path):
     path = tmp_path / "p.jsonl"
-    path.write_text(json.dumps(records[2]) + "\n")
-    _, problems = notebooks_of(path, max_code_cell_chars=len(records[2]["solution"]) - 1)
+    path.write_text(json.dumps(RECORDS[2]) + "\n")
+    _, problems = notebooks_of(path, max_code_cell_chars=len(RECORDS[2]["solution"]) - 1)
     assert [(p.item, p.reason) for p in problems] == [("DSP/500#3", "oversize")]
 
 
@@ -110,9 +104,9 @@ def test_dsp_notebooks_read_as_notebooks_with_dsp_roles(checkout):
     assert [source.kind for source in discover_sources(checkout)] == ["ipynb", "ipynb"]
 
 
-def test_dsp_notebook_problem_cells_match_the_problems(checkout, records):
+def test_dsp_notebook_problem_cells_match_the_problems(checkout):
     cells = {cell.id: cell for cell in iter_parsed_cells(checkout)}
     solution = cells[f"{HAT}#5"]
     assert solution.role == "solution" and solution.apis == ["numpy.linspace", "hat", "matplotlib.pyplot.plot"]
     notebook = nbformat.read(checkout / HAT, as_version=4)
-    assert notebook.cells[5].metadata["task_id"] == records[1]["task_id"]
+    assert notebook.cells[5].metadata["task_id"] == RECORDS[1]["task_id"]
