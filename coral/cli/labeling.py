@@ -68,6 +68,7 @@ def label_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for label_matrix.parquet (+ .json) and problems.jsonl.")],
     lfs: LFsOption = ["paper"],
     format: FormatOption = None,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
     on_lf_error: OnErrorOption = LFErrors.raise_,
     workers: Annotated[
         int,
@@ -88,19 +89,22 @@ def label_command(
     joined in input order: the same matrix as one process gives.
     """
     from coral.corpora.problems import ProblemLog
+    from coral.corpora.readers import ReaderOptions
     from coral.labeling.corpus import label_corpus, label_corpus_parallel
     from coral.labeling.lfsets import load_lf_sets
 
     with _user_errors():
         problems = ProblemLog()
+        options = ReaderOptions(juice_cells=juice_cells.value)
         if workers == 1 and scheduler is None:
             matrix = label_corpus(
-                corpora, load_lf_sets(lfs), format=format, on_error=on_lf_error.value, problems=problems, progress=True
+                corpora, load_lf_sets(lfs), format=format, on_error=on_lf_error.value, problems=problems, progress=True,
+                options=options,
             )
         else:
             matrix = label_corpus_parallel(
                 corpora, lfs, format=format, on_error=on_lf_error.value, problems=problems,
-                workers=workers, scheduler=scheduler, progress=True,
+                workers=workers, scheduler=scheduler, progress=True, options=options,
             )
         path = matrix.write(out, lf_sets=lfs, inputs=[str(path) for path in corpora])
     covered = int((matrix.L != -1).any(axis=1).sum())
@@ -129,12 +133,14 @@ def lfs_analyze_command(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the table: .csv or .md.")] = None,
     show: Annotated[Optional[str], typer.Option(help="Also list the cells where this LF disagrees with gold (or, without --gold, with other LFs).")] = None,
     format: FormatOption = None,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
     on_lf_error: OnErrorOption = LFErrors.raise_,
 ) -> None:
     """Snorkel's LFAnalysis per LF: polarity, coverage, overlaps, conflicts (and accuracy on gold)."""
     import pandas as pd
 
     from coral.corpora.problems import ProblemLog
+    from coral.corpora.readers import ReaderOptions
     from coral.evaluation import read_gold
     from coral.labeling.analysis import disagreements, lf_summary, overall_summary
     from coral.labeling.corpus import label_corpus
@@ -147,7 +153,7 @@ def lfs_analyze_command(
             matrix = LabelMatrix.read(corpora[0])
         else:
             matrix = label_corpus(corpora, load_lf_sets(lfs), format=format, on_error=on_lf_error.value,
-                                  problems=problems, progress=True)
+                                  problems=problems, progress=True, options=ReaderOptions(juice_cells=juice_cells.value))
         gold_labels = read_gold(gold) if gold else None
         table = lf_summary(matrix, gold_labels)
         overall = overall_summary(matrix)
@@ -187,11 +193,13 @@ def lfs_fit_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Model directory; use it as `coral predict --model DIR`.")],
     lfs: LFsOption = ["extended"],
     format: FormatOption = None,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
     on_lf_error: OnErrorOption = LFErrors.raise_,
     seed: Annotated[int, typer.Option(help="Seed for the LabelModel's training.")] = 0,
 ) -> None:
     """Fit Snorkel's LabelModel on an unlabeled corpus and save LFs + label model as a stage model."""
     from coral.corpora.problems import ProblemLog
+    from coral.corpora.readers import ReaderOptions
     from coral.labeling.corpus import label_cells
     from coral.labeling.matrix import LabelMatrix, is_label_matrix_dir
     from coral.labeling.model import HeuristicStageModel
@@ -205,7 +213,7 @@ def lfs_fit_command(
             if matrix.lf_names != model.lf_names:
                 raise ValueError(f"{corpora[0]}: its LF columns are not the LFs of {', '.join(lfs)}")
         else:
-            cells = iter_input_cells(corpora, format=format, problems=problems)
+            cells = iter_input_cells(corpora, format=format, problems=problems, options=ReaderOptions(juice_cells=juice_cells.value))
             matrix = label_cells(cells, model.labeling_functions, on_error=on_lf_error.value, problems=problems, progress=True)
         model.fit_matrix(matrix.L)
         model.save(out)

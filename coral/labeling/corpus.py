@@ -49,9 +49,11 @@ def label_corpus(
     on_error: OnError = "raise",
     problems: ProblemLog | None = None,
     progress: bool = False,
+    options: ReaderOptions | None = None,
 ) -> LabelMatrix:
-    """The label matrix of every code cell under ``paths`` (corpora or parsed Parquet directories)."""
-    cells = iter_input_cells(paths, format=format, problems=problems)
+    """The label matrix of every code cell under ``paths`` (corpora, read with ``options``,
+    or parsed Parquet directories)."""
+    cells = iter_input_cells(paths, format=format, problems=problems, options=options)
     return label_cells(cells, lfs, on_error=on_error, problems=problems, progress=progress)
 
 
@@ -105,6 +107,7 @@ def plan_label_parts(
     format: str | None = None,
     problems: ProblemLog | None = None,
     notebooks_per_unit: int | None = None,
+    options: ReaderOptions | None = None,
 ) -> list[LabelPart]:
     """The parts of the input, in input order (parsing nothing): each Parquet part of a
     parsed directory, and corpora cut as ``coral corpus parse`` cuts them."""
@@ -116,12 +119,14 @@ def plan_label_parts(
         if is_parsed_dir(path):
             parts.extend(LabelPart(parquet=part) for part in parsed_parts(path))
         else:
-            units = plan_work_units([path], format, problems, per_unit)
+            units = plan_work_units([path], format, problems, per_unit, options)
             parts.extend(LabelPart(unit=unit) for unit in units)
     return parts
 
 
-def label_part(part: LabelPart, lf_specs: Sequence[str], on_error: OnError = "raise") -> tuple[LabelMatrix, list[Problem]]:
+def label_part(
+    part: LabelPart, lf_specs: Sequence[str], on_error: OnError = "raise", options: ReaderOptions | None = None
+) -> tuple[LabelMatrix, list[Problem]]:
     """Label one part (runs on a Dask worker): its matrix, and the problems met reading it
     or applying the LFs. The LFs are loaded here from their specs, so that LFs from a user's
     ``.py`` file need not be pickled."""
@@ -135,7 +140,7 @@ def label_part(part: LabelPart, lf_specs: Sequence[str], on_error: OnError = "ra
         batches = pq.ParquetFile(part.parquet).iter_batches(batch_size=2_000)
         cells: Iterable[ParsedCell] = (cell for batch in batches for cell in table_to_cells(batch))
     else:
-        notebooks = part.unit.notebooks(problems, ReaderOptions())  # type: ignore[union-attr]
+        notebooks = part.unit.notebooks(problems, options or ReaderOptions())  # type: ignore[union-attr]
         cells = (cell for notebook in notebooks for cell in parse_safely(notebook, problems))
     matrix = label_cells(cells, load_lf_sets(lf_specs), on_error=on_error, problems=problems)
     return matrix, list(problems)
@@ -152,6 +157,7 @@ def label_corpus_parallel(
     scheduler: str | None = None,
     notebooks_per_unit: int | None = None,
     progress: bool = False,
+    options: ReaderOptions | None = None,
 ) -> LabelMatrix:
     """``label_corpus`` on Dask: parts labeled in parallel, joined in input order.
 
@@ -165,11 +171,11 @@ def label_corpus_parallel(
 
     specs = [portable_lf_spec(spec) for spec in lf_specs]
     lf_names = [lf.name for lf in load_lf_sets(specs)]  # fail early, here, on a bad LF set
-    parts = plan_label_parts(paths, format, problems, notebooks_per_unit)
+    parts = plan_label_parts(paths, format, problems, notebooks_per_unit, options)
     results: list[LabelMatrix] = []
     if parts:
         with dask_client(scheduler, workers) as client:
-            futures = client.map(label_part, parts, lf_specs=specs, on_error=on_error, pure=False)
+            futures = client.map(label_part, parts, lf_specs=specs, on_error=on_error, options=options, pure=False)
             for part, future in zip(parts, tqdm(futures, desc="labeling parts", unit=" part", disable=not progress)):
                 try:
                     matrix, part_problems = future.result()

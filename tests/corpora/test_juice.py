@@ -179,3 +179,15 @@ def test_a_juice_file_stays_one_work_unit_when_every_cell_is_labeled(juice_file)
 def test_unknown_juice_cells_choice_is_an_error():
     with pytest.raises(ValueError, match="juice_cells"):
         ReaderOptions(juice_cells="context")
+
+
+def test_labeling_reads_juice_cells_through_the_reader_options(juice_file):
+    from coral.labeling.corpus import label_corpus, label_part, plan_label_parts
+    from coral.labeling.lfsets import load_lf_sets
+
+    every = ReaderOptions(juice_cells="all")
+    assert len(label_corpus([juice_file], load_lf_sets(["paper"])).ids) == 5
+    assert len(label_corpus([juice_file], load_lf_sets(["paper"]), options=every).ids) == 8
+    (part,) = plan_label_parts([juice_file], notebooks_per_unit=2, options=every)  # one part: the file stays whole
+    matrix, _ = label_part(part, ["paper"], options=every)
+    assert len(matrix.ids) == 8
