@@ -532,7 +532,8 @@ def parse_notebook(notebook: Notebook, problems: ProblemLog | None = None) -> li
     """The notebook's code cells parsed, in file order, with APIs resolved across cells.
 
     Cells marked ``context_only`` are parsed for what they bind (and count in
-    ``position``) but not returned: they are context, not items to label.
+    ``position``) but not returned: they are context, not items to label. The notebook's
+    ``preamble`` is resolved first, for what it binds only.
 
     A cell that cannot be parsed at all is reported to ``problems`` (reason
     ``"unparsable-cell"``) and left out; without a problem log it raises ValueError naming
@@ -540,6 +541,8 @@ def parse_notebook(notebook: Notebook, problems: ProblemLog | None = None) -> li
     """
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     scope = Scope()
+    if notebook.preamble:
+        analyse_code(notebook.preamble, scope)
     facts: dict[int, CodeFacts] = {}
     for position in resolution_order(code_cells):
         cell = code_cells[position]

@@ -49,6 +49,7 @@ class Notebook:
     path: str | None = None
     language: str | None = None  # kernel language when the notebook says
     metadata: dict[str, Any] = field(default_factory=dict)
+    preamble: str = ""  # code resolved before the first cell (imports a corpus records apart, as JuICe's)
 
     @property
     def code_cells(self) -> list[Cell]:

@@ -92,7 +92,7 @@ def test_distance_target_places_context_cells_and_gaps_count(juice_file, records
     homework = next(nb for nb in read_notebooks(juice_file, format="juice") if nb.id == HOMEWORK)
     # The record leaves out the autograder test cell at distance 2, as JuICe does.
     assert [entry["distance_target"] for entry in records[3]["context"]] == [1, 3]
-    assert [(cell.index, cell.cell_type) for cell in homework.cells if cell.index >= 0] == [
+    assert [(cell.index, cell.cell_type) for cell in homework.cells] == [
         (1, "code"), (3, "markdown"), (4, "code")
     ]
 
@@ -133,6 +133,9 @@ def test_imports_become_a_preamble_of_conventional_aliases(juice_file, records):
     # The import cell is beyond the record's context: only `imports` says np is numpy.
     assert all("import" not in entry.get("code", "") for entry in records[2]["context"])
     assert parsed(juice_file)[f"{EDA}#8"].apis == ["numpy.log1p"]
+    third = list(read_notebooks(juice_file, format="juice"))[2]
+    assert third.preamble == "import numpy as np\nimport pandas as pd\nimport matplotlib.pyplot as plt"
+    assert all(cell.index >= 0 for cell in third.cells)  # the preamble is no cell
 
 
 def test_import_preamble_rebuilds_only_aliases_that_follow_their_module():

@@ -20,8 +20,9 @@ The fields this reader uses, and how (docs/parsing.md has the full table):
 - ``imports``: the words after ``import`` on every import line above and in the target
   (``import numpy as np`` leaves ``numpy np``, ``from a import b`` leaves ``b``). The
   structure is lost, so only conventional aliases that follow their module's words
-  (``numpy np`` -> ``import numpy as np``) are rebuilt, as a preamble the context can
-  override; bare module names need none (an unbound name resolves to itself).
+  (``numpy np`` -> ``import numpy as np``) are rebuilt, as the notebook's ``preamble``
+  (resolved before its cells, so the context can override it); bare module names need
+  none (an unbound name resolves to itself).
 - ``nl``: the tokens of the nearest markdown cell in the context; used as the target's
   ``markdown_above`` only when the record keeps no markdown cell in its context.
 - ``execution_count`` is ignored: JuICe's pipeline resets it to 0 on every cell.
@@ -177,9 +178,6 @@ def notebook_from_record(
     context_only = options.juice_cells == "target"
 
     cells: list[Cell] = []
-    preamble = import_preamble(record.get("imports"))
-    if preamble:
-        cells.append(Cell(notebook_id, -1, "code", preamble, context_only=True, id=f"{notebook_id}#imports"))
     taken: set[int] = set()
     for entry, distance in sorted(zip(context, distances), key=lambda pair: -pair[1]):
         index = target_index - distance
@@ -221,6 +219,7 @@ def notebook_from_record(
         path=path if isinstance(path, str) else None,
         language="python",
         metadata={"target_index": target_index},
+        preamble=import_preamble(record.get("imports")),
     )
 
 
