@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from coral.corpora.pipeline import iter_parsed_cells
-from coral.encoders import load_encoder
+from coral.encoders import load_encoder, make_encoder
 from coral.encoders.coral import CoralEncoder
 from coral.encoders.vocab import Vocabulary
 
@@ -26,9 +26,9 @@ DEFAULT_CORPUS = "../shared/corpora/github"
 
 def untrained_coral(cells, d_model: int, device: str, batch_size: int) -> CoralEncoder:
     """A CORAL encoder with random weights: same cost as a trained one of that size."""
-    encoder = CoralEncoder(d_model=d_model, d_ff=2 * d_model, device=device, batch_size=batch_size)
-    config = encoder.graph_config()
-    encoder.vocab_ = Vocabulary.build(cells, config.max_nodes, config.max_markdown_tokens, config.subtokens_per_node)
+    encoder = make_encoder("coral", device=device, model__d_model=d_model, model__d_ff=2 * d_model,
+                           training__batch_size=batch_size)
+    encoder.vocab_ = Vocabulary.build(cells, encoder.graph)
     torch.manual_seed(0)
     encoder.network_ = encoder._build_network(encoder.vocab_)
     return encoder
@@ -49,9 +49,9 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     cells = list(islice(iter_parsed_cells([args.corpus]), args.cells))
     if args.model:
-        encoder = load_encoder(args.model)
-        if hasattr(encoder, "device"):
-            encoder.set_params(device=args.device, batch_size=args.batch_size)
+        encoder = load_encoder(args.model, device=args.device)
+        if hasattr(encoder, "training"):
+            encoder.set_params(training__batch_size=args.batch_size)
     else:
         encoder = untrained_coral(cells, args.d_model, args.device, args.batch_size)
     encoder.predict_proba(cells[: args.batch_size])  # warm-up

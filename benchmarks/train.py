@@ -77,10 +77,10 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     cells = list(islice(iter_parsed_cells([args.corpus]), args.cells))
-    encoder = CoralEncoder(d_model=args.d_model, d_ff=2 * args.d_model, max_nodes=args.max_nodes,
-                           max_markdown_tokens=args.markdown_tokens, device=str(device))
-    config = encoder.graph_config()
-    vocab = Vocabulary.build(cells, config.max_nodes, config.max_markdown_tokens, config.subtokens_per_node)
+    encoder = CoralEncoder().set_params(model__d_model=args.d_model, model__d_ff=2 * args.d_model,
+                                        graph__max_nodes=args.max_nodes, graph__max_markdown_tokens=args.markdown_tokens)
+    config = encoder.graph
+    vocab = Vocabulary.build(cells, config)
     y = torch.zeros(len(cells), 5)
     y[:, 1] = 1.0
     dataset = CellGraphDataset(cells, vocab, config, y.numpy())

@@ -38,13 +38,18 @@ class ModelNotFoundError(ValueError):
 
 
 def load_stage_model(
-    name_or_dir: str | Path, *, lfs: Sequence[str] | None = None, aggregation: AggregationMethod | None = None
+    name_or_dir: str | Path,
+    *,
+    lfs: Sequence[str] | None = None,
+    aggregation: AggregationMethod | None = None,
+    device: str = "auto",
 ) -> StageModel:
     """Resolve ``--model``: ``heuristics`` (LFs + aggregation), ``default`` (the packaged
     model), a saved heuristics directory, or a trained encoder directory.
 
     ``lfs`` and ``aggregation`` configure ``heuristics`` only; elsewhere they are an error,
-    because a saved model fixes them.
+    because a saved model fixes them. An encoder computes on ``device``; the heuristics run
+    on the CPU whatever it says.
     """
     spec = str(name_or_dir)
     if spec == "heuristics":
@@ -57,20 +62,20 @@ def load_stage_model(
                 f"the packaged default model is not installed ({DEFAULT_MODEL_DIR} does not exist); "
                 "use --model heuristics or a model directory trained with `coral train`"
             )
-        return _load_model_dir(DEFAULT_MODEL_DIR)
+        return _load_model_dir(DEFAULT_MODEL_DIR, device)
     path = Path(spec)
     if not path.is_dir():
         raise ModelNotFoundError(f"{spec!r} is not a model name ({', '.join(BUILTIN_MODELS)}) or a model directory")
-    return _load_model_dir(path)
+    return _load_model_dir(path, device)
 
 
-def _load_model_dir(path: Path) -> StageModel:
+def _load_model_dir(path: Path, device: str) -> StageModel:
     if is_heuristics_dir(path):
         return HeuristicStageModel.load(path)
     from coral.encoders.base import is_encoder_dir, load_encoder
 
     if is_encoder_dir(path):
-        return load_encoder(path)
+        return load_encoder(path, device=device)
     raise ModelNotFoundError(f"{path}: not a model directory (no heuristics.json or encoder.json)")
 
 

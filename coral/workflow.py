@@ -32,11 +32,13 @@ def run_main_job(
     model: str | Path = "default",
     format: str | None = None,
     progress: bool = True,
+    device: str = "auto",
 ) -> MainJobResult:
     """Predict the stage of every code cell of ``inputs`` (the packaged examples when empty)
-    and write the composition and transition studies of those predictions under ``out_dir``."""
+    and write the composition and transition studies of those predictions under ``out_dir``;
+    an encoder model computes on ``device``."""
     out_dir = Path(out_dir)
-    stage_model = load_stage_model(model)
+    stage_model = load_stage_model(model, device=device)
     run = predict_corpus(list(inputs) or example_paths(), stage_model, out_dir / "predictions.jsonl", format=format, progress=progress)
     study_dir = out_dir / "study"
     composition.run(run.out, study_dir / "composition")

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from coral.cli.main import JuiceCells, JuiceCellsOption, ThreadsOption, app, set_torch_threads
+from coral.cli.main import DeviceOption, JuiceCells, JuiceCellsOption, ThreadsOption, app, set_torch_threads
 
 lfs_app = typer.Typer(help="Labeling functions: list, analyze and fit a label model.", no_args_is_help=True)
 app.add_typer(lfs_app, name="lfs")
@@ -232,6 +232,7 @@ def predict_command(
     fit_on: Annotated[Optional[list[Path]], typer.Option(help="With --aggregate labelmodel: fit the LabelModel on these unlabeled corpora instead of on the input.")] = None,
     format: FormatOption = None,
     juice_cells: JuiceCellsOption = JuiceCells.target,
+    device: DeviceOption = "auto",
     threads: ThreadsOption = None,
 ) -> None:
     """Predict the stage of every code cell; cells no LF covers get stage null (heuristics).
@@ -243,7 +244,7 @@ def predict_command(
 
     set_torch_threads(threads)
     with _user_errors():
-        stage_model = load_stage_model(model, lfs=lfs, aggregation=aggregate.value if aggregate else None)
+        stage_model = load_stage_model(model, lfs=lfs, aggregation=aggregate.value if aggregate else None, device=device)
         options = ReaderOptions(juice_cells=juice_cells.value)
         run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or (), options=options)
     typer.echo(f"{run.n_cells} cells, {run.n_covered} ({run.n_covered / max(run.n_cells, 1):.1%}) with a stage -> {run.out}")

@@ -23,7 +23,12 @@ def _root() -> None:
 
 ThreadsOption = Annotated[
     Optional[int],
-    typer.Option("--threads", help="torch CPU threads (default: torch's choice); 1 is fastest on a busy shared machine.", min=1),
+    typer.Option("--threads", help="torch CPU threads (default: the cores available to coral that other work leaves idle, at most 8).", min=1),
+]
+
+DeviceOption = Annotated[
+    str,
+    typer.Option("--device", help="Where torch models compute: auto (CUDA when available, with mixed precision), cpu, cuda, cuda:1..."),
 ]
 
 
@@ -44,8 +49,7 @@ JuiceCellsOption = Annotated[
 
 
 def set_torch_threads(threads: int | None) -> None:
-    """Apply ``--threads`` before any model work starts."""
-    if threads:
-        import torch
+    """Apply ``--threads`` (or the default thread count) before any model work starts."""
+    from coral.encoders.runtime import set_threads
 
-        torch.set_num_threads(threads)
+    set_threads(threads)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 import yaml
 
-from coral.cli.main import ThreadsOption, app, set_torch_threads
+from coral.cli.main import DeviceOption, ThreadsOption, app, set_torch_threads
 
 
 class EncoderName(str, Enum):
@@ -33,14 +33,14 @@ def _read_config(path: Path) -> dict[str, Any]:
     except (OSError, yaml.YAMLError) as exc:
         raise ValueError(f"{path}: cannot read the config ({exc})") from exc
     if not isinstance(config, dict):
-        raise ValueError(f"{path}: a config is a mapping of encoder parameters, e.g. {{epochs: 5, d_model: 128}}")
+        raise ValueError(f"{path}: a config is a mapping of encoder parameters, e.g. {{training: {{epochs: 5}}, model: {{d_model: 128}}}}")
     return config
 
 
 def _parse_param(assignment: str) -> tuple[str, Any]:
     key, sep, value = assignment.partition("=")
     if not sep or not key:
-        raise ValueError(f"--param {assignment!r}: expected KEY=VALUE, e.g. --param masked=false")
+        raise ValueError(f"--param {assignment!r}: expected KEY=VALUE, e.g. --param graph__masked=false")
     return key.strip().replace("-", "_"), yaml.safe_load(value)
 
 
@@ -51,8 +51,8 @@ def train_command(
     encoder: Annotated[EncoderName, typer.Option(help="coral: the paper's graph-masked transformer; gnn: GATv2/GIN over the same graphs; lda / word2vec: gensim features + logistic regression.")] = EncoderName.coral,
     lfs: Annotated[list[str], typer.Option("--lfs", help="LF set for the weak labels: paper, extended, a seed file, a .py file or a module. Repeat to combine.")] = ["paper"],
     label_model: Annotated[LabelModelName, typer.Option(help="How LF votes become weak labels: priority (the paper's order), majority, or Snorkel's labelmodel (soft labels).")] = LabelModelName.priority,
-    config: Annotated[Optional[Path], typer.Option(help="JSON/YAML mapping of encoder parameters; options given here override it.")] = None,
-    param: Annotated[Optional[list[str]], typer.Option("--param", help="Any encoder parameter as KEY=VALUE (e.g. masked=false, n_topics=20); repeatable. See docs/encoders.md.")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="JSON/YAML mapping of encoder parameters, by group (graph: {max_nodes: 120}) or as graph__max_nodes: 120; options given here override it.")] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", help="Any encoder parameter as GROUP__NAME=VALUE (e.g. graph__masked=false, model__n_topics=20, training__lr=3e-4); a name only one group has may stand alone (masked=false); repeatable. See docs/encoders.md.")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Training epochs (torch encoders).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Cells per batch (torch encoders).")] = None,
     d_model: Annotated[Optional[int], typer.Option(help="Hidden size (torch encoders).")] = None,
@@ -60,7 +60,7 @@ def train_command(
     no_markdown: Annotated[bool, typer.Option("--no-markdown", help="Ablation: leave out the markdown-above nodes.")] = False,
     full_attention: Annotated[bool, typer.Option("--full-attention", help="Ablation: attend over all nodes of a cell instead of graph neighbours.")] = False,
     no_topic_losses: Annotated[bool, typer.Option("--no-topic-losses", help="Ablation (coral): drop the reconstruction and topic-uniqueness losses.")] = False,
-    device: Annotated[Optional[str], typer.Option(help="auto (CUDA when available, with mixed precision), cpu, cuda, cuda:1...")] = None,
+    device: DeviceOption = "auto",
     seed: Annotated[int, typer.Option(help="Seed for the split, subsample and training.")] = 0,
     max_cells: Annotated[Optional[int], typer.Option(help="Train on a random subsample of whole notebooks, about this many cells.")] = None,
     exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="Gold files ({id, stage} JSON Lines) whose cells (and, for '<notebook>#<i>' ids, whole notebooks) must stay out of training.")] = None,
@@ -71,7 +71,7 @@ def train_command(
     """Train an encoder on weak labels from labeling functions (no expert labels are used).
 
     Validation (10% of notebooks) and early stopping use the weak-label loss only. Example:
-    coral train --corpus ../shared/corpora/github --lfs extended --label-model labelmodel --out runs/coral
+    coral train --corpus notebooks/ --lfs extended --label-model labelmodel --out runs/coral
     """
     from coral.encoders.train import train_from_corpus
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from coral.cli.main import ThreadsOption, app, set_torch_threads
+from coral.cli.main import DeviceOption, ThreadsOption, app, set_torch_threads
 from coral.stages import STAGE_NAMES
 
 
@@ -20,6 +20,7 @@ def run(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: predictions.jsonl, its errors file, and study/.")] = Path("coral-demo"),
     model: Annotated[str, typer.Option(help="Stage model: 'default' (shipped), 'heuristics', or a model directory.")] = "default",
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="Corpus format; guessed from the paths when not given.")] = None,
+    device: DeviceOption = "auto",
     threads: ThreadsOption = None,
 ) -> None:
     """Label every code cell of INPUTS with its stage and study the result.
@@ -32,7 +33,7 @@ def run(
 
     set_torch_threads(threads)
     try:
-        result = run_main_job(inputs or [], out, model=model, format=format)
+        result = run_main_job(inputs or [], out, model=model, format=format, device=device)
     except (ValueError, FileNotFoundError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

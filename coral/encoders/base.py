@@ -5,6 +5,9 @@ An encoder maps parsed code cells to stage probabilities. It is trained on *weak
 cell no labeling function covers. Encoders follow scikit-learn habits: hyper-parameters
 are ``__init__`` arguments stored as given (no work there), ``fit`` learns, and
 ``get_params`` (from ``BaseEstimator``) is what ``save`` writes next to the weights.
+Hyper-parameters come in groups (``coral.encoders.params``), nested the scikit-learn way
+(``graph__max_nodes``). Where a model computes (``device``) is a runtime choice, not a
+hyper-parameter: it is not saved, and is given to ``make_encoder`` / ``load_encoder``.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from coral.corpora.records import ParsedCell
+from coral.encoders.params import ParamGroup, params_as_json, split_params
 from coral.stages import STAGE_NAMES
 
 N_STAGES = len(STAGE_NAMES)
 ENCODER_FILE = "encoder.json"
+# names in earlier encoder.json files: renamed since, or None for a runtime setting now
+LEGACY_PARAMS: dict[str, str | None] = {"device": None, "min_count": "min_token_count"}
 
 # name -> "module:Class"; resolved lazily so that `coral --help` does not import torch/gensim.
 ENCODERS: dict[str, str] = {
@@ -38,6 +44,27 @@ class Encoder(BaseEstimator, ABC):
     """Cells in, (n, 5) stage probabilities out; trained from weak labels."""
 
     name: str = ""
+    device: str = "auto"  # runtime: where torch encoders compute (auto: CUDA when available); not saved
+
+    def set_params(self, **params: Any) -> Encoder:
+        """Set parameters by name, ``group__name``, ``group={name: value}``, or a bare name that
+        only one group has; an unknown name is an error that lists the valid ones."""
+        groups = {key: value for key, value in self.get_params(deep=False).items() if isinstance(value, ParamGroup)}
+        top, nested = split_params(params, groups)
+        unknown = sorted(set(top) - set(self._get_param_names()))
+        unknown += [f"{group}__{name}" for group, changes in nested.items() for name in changes
+                    if group not in groups or name not in groups[group].get_params()]
+        for group in set(top) & set(groups):
+            if not isinstance(top[group], type(groups[group])):
+                raise ValueError(f"encoder parameter {group!r} is a group: give {group}__NAME=VALUE or a "
+                                 f"mapping of its parameters, not {top[group]!r}")
+        if unknown:
+            valid = [key for key in self.get_params(deep=True) if key not in groups]
+            raise ValueError(f"encoder {self.name!r} has no parameter(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+        super().set_params(**top)
+        for group, changes in nested.items():
+            setattr(self, group, getattr(self, group).replace(**changes))
+        return self
 
     @abstractmethod
     def fit(
@@ -63,17 +90,23 @@ class Encoder(BaseEstimator, ABC):
         """Write ``encoder.json`` (name + params); subclasses add their weights after calling this."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        meta = {"encoder": self.name, "params": self.get_params(), "stages": list(STAGE_NAMES)}
+        meta = {"encoder": self.name, "params": params_as_json(self.get_params(deep=False)), "stages": list(STAGE_NAMES)}
         (directory / ENCODER_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path) -> Encoder:
-        """Rebuild an encoder from ``save``'s directory."""
+    def load(cls, directory: str | Path, *, device: str = "auto") -> Encoder:
+        """Rebuild an encoder from ``save``'s directory, to compute on ``device``."""
         meta = read_encoder_meta(directory)
         if meta["encoder"] != cls.name:
             raise ValueError(f"{directory}: holds a {meta['encoder']!r} encoder, not {cls.name!r}")
-        encoder = cls(**meta["params"])
+        params = {LEGACY_PARAMS.get(key, key): value for key, value in meta["params"].items()}
+        params.pop(None, None)
+        try:
+            encoder = cls().set_params(**params)
+        except ValueError as exc:
+            raise ValueError(f"{Path(directory) / ENCODER_FILE}: {exc}") from None
+        encoder.device = device
         encoder._load_state(Path(directory))
         return encoder
 
@@ -107,14 +140,12 @@ def encoder_class(name: str) -> type[Encoder]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def make_encoder(name: str, **params: Any) -> Encoder:
-    """Instantiate a registered encoder with hyper-parameters (unknown ones are an error)."""
-    cls = encoder_class(name)
-    valid = cls._get_param_names()
-    unknown = sorted(set(params) - set(valid))
-    if unknown:
-        raise ValueError(f"encoder {name!r} has no parameter(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
-    return cls(**params)
+def make_encoder(name: str, *, device: str = "auto", **params: Any) -> Encoder:
+    """Instantiate a registered encoder with hyper-parameters, named as ``set_params`` takes
+    them (unknown ones are an error), to compute on ``device``."""
+    encoder = encoder_class(name)().set_params(**params)
+    encoder.device = device
+    return encoder
 
 
 def read_encoder_meta(directory: str | Path) -> dict[str, Any]:
@@ -128,6 +159,6 @@ def is_encoder_dir(directory: str | Path) -> bool:
     return (Path(directory) / ENCODER_FILE).is_file()
 
 
-def load_encoder(directory: str | Path) -> Encoder:
-    """Load any saved encoder, whatever its kind, from its model directory."""
-    return encoder_class(read_encoder_meta(directory)["encoder"]).load(directory)
+def load_encoder(directory: str | Path, *, device: str = "auto") -> Encoder:
+    """Load any saved encoder, whatever its kind, from its model directory, to compute on ``device``."""
+    return encoder_class(read_encoder_meta(directory)["encoder"]).load(directory, device=device)

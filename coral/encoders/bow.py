@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import joblib
 import numpy as np
@@ -24,14 +26,17 @@ from sklearn.preprocessing import StandardScaler
 
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import N_STAGES, Encoder, check_weak_labels
-from coral.encoders.vocab import markdown_tokens, subtokens
+from coral.encoders.params import ParamGroup
+from coral.encoders.vocab import TokenConfig
 
 CLASSIFIER_FILE = "classifier.joblib"
 
 
-def cell_tokens(cell: ParsedCell, max_nodes: int, max_markdown_tokens: int) -> list[str]:
-    tokens = [tok for value in cell.graph.values[:max_nodes] if value for tok in subtokens(value, 4)]
-    return tokens + markdown_tokens(cell, max_markdown_tokens) + list(cell.apis)
+@dataclass(frozen=True)
+class ClassifierConfig(ParamGroup):
+    """The logistic regression on top of the token features; subclasses add the features' parameters."""
+
+    C: float = 1.0  # inverse regularisation strength
 
 
 def soft_label_rows(features: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -43,15 +48,23 @@ def soft_label_rows(features: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np
 
 
 class BagOfTokensEncoder(Encoder):
-    """Unsupervised token features (fit on all cells) + a classifier on the weak labels."""
+    """Unsupervised token features (fit on all cells) + a classifier on the weak labels.
 
-    max_nodes: int
-    max_markdown_tokens: int
-    C: float
-    seed: int
+    Parameters: ``tokens`` (what is read of a cell, as the graph encoders read it), ``model``
+    (the features and the classifier; None: the subclass's ``model_config()``) and ``seed``.
+    """
+
+    model_config: ClassVar[type[ClassifierConfig]]
+
+    def __init__(self, *, tokens: TokenConfig = TokenConfig(), model: ClassifierConfig | None = None,
+                 seed: int = 0) -> None:
+        self.tokens = tokens
+        self.model = self.model_config() if model is None else model
+        self.seed = seed
 
     def _docs(self, cells: Sequence[ParsedCell]) -> list[list[str]]:
-        return [cell_tokens(cell, self.max_nodes, self.max_markdown_tokens) for cell in cells]
+        """A cell's tokens, and its qualified API calls kept whole."""
+        return [self.tokens.cell_tokens(cell) + list(cell.apis) for cell in cells]
 
     @abstractmethod
     def _fit_features(self, docs: list[list[str]]) -> None:
@@ -86,7 +99,7 @@ class BagOfTokensEncoder(Encoder):
         if len(np.unique(stage)) < 2:
             raise ValueError("the weak labels cover a single stage: a classifier needs at least two")
         self.classifier_: Pipeline = make_pipeline(
-            StandardScaler(), LogisticRegression(C=self.C, max_iter=2000, random_state=self.seed))
+            StandardScaler(), LogisticRegression(C=self.model.C, max_iter=2000, random_state=self.seed))
         self.classifier_.fit(x, stage, logisticregression__sample_weight=weight)
         return self
 
@@ -109,33 +122,30 @@ class BagOfTokensEncoder(Encoder):
         self.classifier_ = joblib.load(directory / CLASSIFIER_FILE)
 
 
+@dataclass(frozen=True)
+class LDAConfig(ClassifierConfig):
+    n_topics: int = 50
+    passes: int = 5
+    max_doc_fraction: float = 0.5  # sub-tokens in more of the cells than this are dropped
+
+
 class LDAEncoder(BagOfTokensEncoder):
     """A cell as its LDA topic mixture (gensim ``LdaModel``)."""
 
     name = "lda"
-
-    def __init__(self, *, n_topics: int = 50, passes: int = 5, min_count: int = 2, max_doc_fraction: float = 0.5,
-                 max_vocab: int = 20000, max_nodes: int = 160, max_markdown_tokens: int = 64, C: float = 1.0,
-                 seed: int = 0) -> None:
-        self.n_topics = n_topics
-        self.passes = passes
-        self.min_count = min_count
-        self.max_doc_fraction = max_doc_fraction
-        self.max_vocab = max_vocab
-        self.max_nodes = max_nodes
-        self.max_markdown_tokens = max_markdown_tokens
-        self.C = C
-        self.seed = seed
+    model_config = LDAConfig
+    model: LDAConfig
 
     def _fit_features(self, docs: list[list[str]]) -> None:
         self.dictionary_ = Dictionary(docs)
-        self.dictionary_.filter_extremes(no_below=self.min_count, no_above=self.max_doc_fraction, keep_n=self.max_vocab)
+        self.dictionary_.filter_extremes(no_below=self.tokens.min_token_count, no_above=self.model.max_doc_fraction,
+                                         keep_n=self.tokens.max_vocab)
         bows = [self.dictionary_.doc2bow(doc) for doc in docs]
-        self.lda_ = LdaModel(bows, id2word=self.dictionary_, num_topics=self.n_topics, passes=self.passes,
+        self.lda_ = LdaModel(bows, id2word=self.dictionary_, num_topics=self.model.n_topics, passes=self.model.passes,
                              random_state=self.seed)
 
     def _features(self, docs: list[list[str]]) -> np.ndarray:
-        out = np.zeros((len(docs), self.n_topics), dtype=np.float32)
+        out = np.zeros((len(docs), self.model.n_topics), dtype=np.float32)
         for i, doc in enumerate(docs):
             for topic, weight in self.lda_.get_document_topics(self.dictionary_.doc2bow(doc), minimum_probability=0.0):
                 out[i, topic] = weight
@@ -150,30 +160,30 @@ class LDAEncoder(BagOfTokensEncoder):
         self.lda_ = LdaModel.load(str(directory / "lda.model"))
 
 
+@dataclass(frozen=True)
+class Word2VecConfig(ClassifierConfig):
+    vector_size: int = 100
+    window: int = 5
+    epochs: int = 5
+
+
 class Word2VecEncoder(BagOfTokensEncoder):
     """A cell as the mean Word2Vec vector of its tokens (gensim ``Word2Vec``, trained on the corpus)."""
 
     name = "word2vec"
-
-    def __init__(self, *, vector_size: int = 100, window: int = 5, min_count: int = 2, epochs: int = 5,
-                 max_nodes: int = 160, max_markdown_tokens: int = 64, C: float = 1.0, seed: int = 0) -> None:
-        self.vector_size = vector_size
-        self.window = window
-        self.min_count = min_count
-        self.epochs = epochs
-        self.max_nodes = max_nodes
-        self.max_markdown_tokens = max_markdown_tokens
-        self.C = C
-        self.seed = seed
+    model_config = Word2VecConfig
+    model: Word2VecConfig
 
     def _fit_features(self, docs: list[list[str]]) -> None:
         # one worker: gensim is only reproducible for a fixed seed when single-threaded
-        self.word2vec_ = Word2Vec(docs, vector_size=self.vector_size, window=self.window, min_count=self.min_count,
-                                  epochs=self.epochs, seed=self.seed, workers=1)
+        config = self.model
+        self.word2vec_ = Word2Vec(docs, vector_size=config.vector_size, window=config.window, epochs=config.epochs,
+                                  min_count=self.tokens.min_token_count, max_final_vocab=self.tokens.max_vocab,
+                                  seed=self.seed, workers=1)
 
     def _features(self, docs: list[list[str]]) -> np.ndarray:
         vectors = self.word2vec_.wv
-        out = np.zeros((len(docs), self.vector_size), dtype=np.float32)
+        out = np.zeros((len(docs), self.model.vector_size), dtype=np.float32)
         for i, doc in enumerate(docs):
             known = [tok for tok in doc if tok in vectors.key_to_index]
             if known:

@@ -9,12 +9,14 @@ one. Trained with L = l1 L_weak + l2 L_unique_stage + l3 L_unsup + l4 L_unique_t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch
 
 from coral.encoders.base import N_STAGES
-from coral.encoders.graph_encoder import GraphEncoder
+from coral.encoders.graph_encoder import GraphEncoder, NetworkConfig
 from coral.encoders.layers import GraphAttentionLayer, NodeEmbedding
 from coral.encoders.losses import (
     reconstruction_hinge,
@@ -28,14 +30,29 @@ from coral.encoders.vocab import Vocabulary
 STAGE_INIT_STD = 3.0
 
 
+@dataclass(frozen=True)
+class CoralConfig(NetworkConfig):
+    """CORAL's network beyond the shared size (feed-forward, topic layer) and its loss weights."""
+
+    d_ff: int = 512
+    n_topics: int = 50  # K
+    topic_losses: bool = True  # False: drop L_unsup and L_unique_topic (the topic layer stays)
+    negatives: int = 5  # other cells of the batch per cell in L_unsup
+    weak_weight: float = 1.0
+    stage_entropy_weight: float = 0.3
+    reconstruction_weight: float = 0.1
+    topic_unique_weight: float = 0.1
+
+
 class CoralNetwork(nn.Module):
     """The network of ``CoralEncoder``; ``forward`` returns z, p_topic and the stage logits."""
 
-    def __init__(self, n_types: int, n_tokens: int, d_model: int, heads: int, layers: int, d_ff: int,
-                 dropout: float, n_topics: int) -> None:
+    def __init__(self, n_types: int, n_tokens: int, config: CoralConfig) -> None:
         super().__init__()
+        d_model, n_topics = config.d_model, config.n_topics
         self.embed = NodeEmbedding(n_types, n_tokens, d_model)
-        self.layers = nn.ModuleList(GraphAttentionLayer(d_model, heads, d_ff, dropout) for _ in range(layers))
+        self.layers = nn.ModuleList(GraphAttentionLayer(d_model, config.heads, config.d_ff, config.dropout)
+                                    for _ in range(config.layers))
         self.topic = nn.Linear(d_model, n_topics)
         self.stage = nn.Linear(n_topics, N_STAGES + 1)  # + the dummy stage
         self.topic_matrix = nn.Parameter(torch.empty(n_topics, d_model))  # R: one row per topic
@@ -66,81 +83,23 @@ class CoralEncoder(GraphEncoder):
     """
 
     name = "coral"
-
-    def __init__(
-        self,
-        *,
-        max_nodes: int = 160,
-        max_markdown_tokens: int = 16,
-        markdown: bool = True,
-        masked: bool = True,
-        topic_losses: bool = True,
-        d_model: int = 256,
-        heads: int = 4,
-        layers: int = 4,
-        d_ff: int = 512,
-        dropout: float = 0.1,
-        n_topics: int = 50,
-        negatives: int = 5,
-        weak_weight: float = 1.0,
-        stage_entropy_weight: float = 0.3,
-        reconstruction_weight: float = 0.1,
-        topic_unique_weight: float = 0.1,
-        min_token_count: int = 2,
-        max_vocab: int = 20000,
-        epochs: int = 10,
-        batch_size: int = 32,
-        lr: float = 1e-3,
-        warmup: float = 0.1,
-        min_lr_ratio: float = 0.1,
-        weight_decay: float = 0.01,
-        patience: int = 2,
-        val_fraction: float = 0.1,
-        seed: int = 0,
-        device: str = "auto",
-    ) -> None:
-        self.max_nodes = max_nodes
-        self.max_markdown_tokens = max_markdown_tokens
-        self.markdown = markdown
-        self.masked = masked
-        self.topic_losses = topic_losses
-        self.d_model = d_model
-        self.heads = heads
-        self.layers = layers
-        self.d_ff = d_ff
-        self.dropout = dropout
-        self.n_topics = n_topics
-        self.negatives = negatives
-        self.weak_weight = weak_weight
-        self.stage_entropy_weight = stage_entropy_weight
-        self.reconstruction_weight = reconstruction_weight
-        self.topic_unique_weight = topic_unique_weight
-        self.min_token_count = min_token_count
-        self.max_vocab = max_vocab
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.warmup = warmup
-        self.min_lr_ratio = min_lr_ratio
-        self.weight_decay = weight_decay
-        self.patience = patience
-        self.val_fraction = val_fraction
-        self.seed = seed
-        self.device = device
+    model_config = CoralConfig
+    model: CoralConfig
 
     def _build_network(self, vocab: Vocabulary) -> CoralNetwork:
-        return CoralNetwork(len(vocab.types), len(vocab.tokens), self.d_model, self.heads, self.layers,
-                            self.d_ff, self.dropout, self.n_topics)
+        return CoralNetwork(len(vocab.types), len(vocab.tokens), self.model)
 
     def _loss(self, outputs: dict[str, Tensor], y: Tensor) -> dict[str, Tensor]:
         logits = outputs["stage_logits"]
         parts = {"weak": weak_label_loss(logits, y), "stage_entropy": stage_entropy(logits)}
-        total = self.weak_weight * parts["weak"] + self.stage_entropy_weight * parts["stage_entropy"]
-        if self.topic_losses:
+        weights = self.model
+        total = weights.weak_weight * parts["weak"] + weights.stage_entropy_weight * parts["stage_entropy"]
+        if weights.topic_losses:
             z, p_topic = outputs["z"], outputs["p_topic"]
             topic_matrix = self.network_.topic_matrix
-            negatives = sample_negatives(len(z), self.negatives) if len(z) > 1 else torch.empty(0, dtype=torch.long)
+            negatives = sample_negatives(len(z), weights.negatives) if len(z) > 1 else torch.empty(0, dtype=torch.long)
             parts["reconstruction"] = reconstruction_hinge(z, p_topic @ topic_matrix.float(), negatives)
             parts["topic_unique"] = topic_uniqueness(topic_matrix)
-            total = total + self.reconstruction_weight * parts["reconstruction"] + self.topic_unique_weight * parts["topic_unique"]
+            total = (total + weights.reconstruction_weight * parts["reconstruction"]
+                     + weights.topic_unique_weight * parts["topic_unique"])
         return {"loss": total, **parts}

@@ -8,12 +8,14 @@ inputs and node embedding, standard PyG convolutions with residual + LayerNorm, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import Tensor, nn
 from torch_geometric.data import Batch
 from torch_geometric.nn import GATv2Conv, GINConv
 
 from coral.encoders.base import N_STAGES
-from coral.encoders.graph_encoder import GraphEncoder
+from coral.encoders.graph_encoder import GraphEncoder, NetworkConfig
 from coral.encoders.layers import NodeEmbedding
 from coral.encoders.losses import stage_entropy, weak_label_loss
 from coral.encoders.vocab import Vocabulary
@@ -29,14 +31,22 @@ def _conv(kind: str, d_model: int, heads: int, dropout: float) -> nn.Module:
     raise ValueError(f"unknown GNN layer {kind!r}; expected one of {', '.join(CONVS)}")
 
 
+@dataclass(frozen=True)
+class GNNConfig(NetworkConfig):
+    """The GNN's layer kind and its one optional loss term."""
+
+    conv: str = "gatv2"  # or "gin"
+    stage_entropy_weight: float = 0.0
+
+
 class GNNNetwork(nn.Module):
-    def __init__(self, n_types: int, n_tokens: int, conv: str, d_model: int, heads: int, layers: int,
-                 dropout: float) -> None:
+    def __init__(self, n_types: int, n_tokens: int, config: GNNConfig) -> None:
         super().__init__()
+        d_model = config.d_model
         self.embed = NodeEmbedding(n_types, n_tokens, d_model)
-        self.convs = nn.ModuleList(_conv(conv, d_model, heads, dropout) for _ in range(layers))
-        self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(layers))
-        self.dropout = nn.Dropout(dropout)
+        self.convs = nn.ModuleList(_conv(config.conv, d_model, config.heads, config.dropout) for _ in range(config.layers))
+        self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(config.layers))
+        self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(d_model, N_STAGES + 1)  # + the dummy stage, as CORAL
 
     def forward(self, batch: Batch) -> dict[str, Tensor]:
@@ -51,61 +61,13 @@ class GNNEncoder(GraphEncoder):
     """GATv2 (default) or GIN over the CORAL cell graphs."""
 
     name = "gnn"
-
-    def __init__(
-        self,
-        *,
-        conv: str = "gatv2",
-        max_nodes: int = 160,
-        max_markdown_tokens: int = 16,
-        markdown: bool = True,
-        masked: bool = True,
-        d_model: int = 256,
-        heads: int = 4,
-        layers: int = 4,
-        dropout: float = 0.1,
-        stage_entropy_weight: float = 0.0,
-        min_token_count: int = 2,
-        max_vocab: int = 20000,
-        epochs: int = 10,
-        batch_size: int = 32,
-        lr: float = 1e-3,
-        warmup: float = 0.1,
-        min_lr_ratio: float = 0.1,
-        weight_decay: float = 0.01,
-        patience: int = 2,
-        val_fraction: float = 0.1,
-        seed: int = 0,
-        device: str = "auto",
-    ) -> None:
-        self.conv = conv
-        self.max_nodes = max_nodes
-        self.max_markdown_tokens = max_markdown_tokens
-        self.markdown = markdown
-        self.masked = masked
-        self.d_model = d_model
-        self.heads = heads
-        self.layers = layers
-        self.dropout = dropout
-        self.stage_entropy_weight = stage_entropy_weight
-        self.min_token_count = min_token_count
-        self.max_vocab = max_vocab
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.warmup = warmup
-        self.min_lr_ratio = min_lr_ratio
-        self.weight_decay = weight_decay
-        self.patience = patience
-        self.val_fraction = val_fraction
-        self.seed = seed
-        self.device = device
+    model_config = GNNConfig
+    model: GNNConfig
 
     def _build_network(self, vocab: Vocabulary) -> GNNNetwork:
-        return GNNNetwork(len(vocab.types), len(vocab.tokens), self.conv, self.d_model, self.heads, self.layers,
-                          self.dropout)
+        return GNNNetwork(len(vocab.types), len(vocab.tokens), self.model)
 
     def _loss(self, outputs: dict[str, Tensor], y: Tensor) -> dict[str, Tensor]:
         logits = outputs["stage_logits"]
         parts = {"weak": weak_label_loss(logits, y), "stage_entropy": stage_entropy(logits)}
-        return {"loss": parts["weak"] + self.stage_entropy_weight * parts["stage_entropy"], **parts}
+        return {"loss": parts["weak"] + self.model.stage_entropy_weight * parts["stage_entropy"], **parts}

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from abc import abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -19,8 +21,9 @@ from torch import Tensor, nn
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import N_STAGES, Encoder, check_weak_labels
 from coral.encoders.graphs import CellGraphDataset, GraphConfig
+from coral.encoders.params import ParamGroup
 from coral.encoders.training import (
-    TrainSettings,
+    TrainingConfig,
     TrainState,
     predict_logits,
     split_by_notebook,
@@ -34,25 +37,37 @@ WEIGHTS_FILE = "weights.pt"
 TRAINING_FILE = "training.json"
 
 
-class GraphEncoder(Encoder):
-    """Base of the encoders that read cells as PyG graphs. Subclasses set the params in ``__init__``."""
+@dataclass(frozen=True)
+class NetworkConfig(ParamGroup):
+    """The size of a graph encoder's network; subclasses add their own layers and losses."""
 
-    max_nodes: int
-    max_markdown_tokens: int
-    markdown: bool
-    masked: bool
-    min_token_count: int
-    max_vocab: int
-    epochs: int
-    batch_size: int
-    lr: float
-    warmup: float
-    min_lr_ratio: float
-    weight_decay: float
-    patience: int
-    val_fraction: float
-    seed: int
-    device: str
+    d_model: int = 256
+    heads: int = 4
+    layers: int = 4
+    dropout: float = 0.1
+
+
+class GraphEncoder(Encoder):
+    """Base of the encoders that read cells as PyG graphs.
+
+    Parameters: ``graph`` (what goes into a cell's graph, and the vocabulary), ``model`` (the
+    network and its losses; None: the subclass's ``model_config()``), ``training`` and ``seed``.
+    """
+
+    model_config: ClassVar[type[NetworkConfig]]
+
+    def __init__(
+        self,
+        *,
+        graph: GraphConfig = GraphConfig(),
+        model: NetworkConfig | None = None,
+        training: TrainingConfig = TrainingConfig(),
+        seed: int = 0,
+    ) -> None:
+        self.graph = graph
+        self.model = self.model_config() if model is None else model
+        self.training = training
+        self.seed = seed
 
     @abstractmethod
     def _build_network(self, vocab: Vocabulary) -> nn.Module:
@@ -61,16 +76,6 @@ class GraphEncoder(Encoder):
     @abstractmethod
     def _loss(self, outputs: dict[str, Tensor], y: Tensor) -> dict[str, Tensor]:
         """``{"loss": total, <part>: value, ...}`` for one training batch."""
-
-    def graph_config(self) -> GraphConfig:
-        return GraphConfig(max_nodes=self.max_nodes, max_markdown_tokens=self.max_markdown_tokens,
-                           markdown=self.markdown, masked=self.masked)
-
-    def _train_settings(self) -> TrainSettings:
-        return TrainSettings(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, warmup=self.warmup,
-                             min_lr_ratio=self.min_lr_ratio,
-                             weight_decay=self.weight_decay, patience=self.patience, seed=self.seed,
-                             device=self.device)
 
     def fit(
         self,
@@ -85,22 +90,21 @@ class GraphEncoder(Encoder):
         y = check_weak_labels(cells, y)
         torch.manual_seed(self.seed)
         checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
-        train_idx, val_idx = split_by_notebook(cells, self.val_fraction, self.seed)
+        train_idx, val_idx = split_by_notebook(cells, self.training.val_fraction, self.seed)
         train_cells = [cells[i] for i in train_idx]
-        config = self.graph_config()
         if resume and checkpoint_dir and (checkpoint_dir / VOCAB_FILE).is_file():
             self.vocab_ = Vocabulary.load(checkpoint_dir / VOCAB_FILE)
         else:
-            self.vocab_ = Vocabulary.build(train_cells, config.max_nodes, config.max_markdown_tokens,
-                                           config.subtokens_per_node, self.min_token_count, self.max_vocab)
+            self.vocab_ = Vocabulary.build(train_cells, self.graph)
         if checkpoint_dir:
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
             self.vocab_.save(checkpoint_dir / VOCAB_FILE)
-        train_set = CellGraphDataset(train_cells, self.vocab_, config, y[train_idx])
-        val_set = CellGraphDataset([cells[i] for i in val_idx], self.vocab_, config, y[val_idx])
+        train_set = CellGraphDataset(train_cells, self.vocab_, self.graph, y[train_idx])
+        val_set = CellGraphDataset([cells[i] for i in val_idx], self.vocab_, self.graph, y[val_idx])
         self.network_ = self._build_network(self.vocab_)
-        state: TrainState = train_network(self.network_, self._loss, train_set, val_set, self._train_settings(),
-                                          checkpoint_dir, resume, progress)
+        state: TrainState = train_network(self.network_, self._loss, train_set, val_set, self.training, seed=self.seed,
+                                          device=self.device, checkpoint_dir=checkpoint_dir, resume=resume,
+                                          progress=progress)
         self.network_.cpu()
         self.history_ = state.history
         self.training_ = {"train_cells": len(train_idx), "val_cells": len(val_idx),
@@ -116,8 +120,8 @@ class GraphEncoder(Encoder):
             raise RuntimeError(f"this {self.name} encoder is not fitted: call fit or load it")
         if not cells:
             return np.zeros((0, N_STAGES), dtype=np.float32)
-        dataset = CellGraphDataset(cells, self.vocab_, self.graph_config())
-        logits = torch.from_numpy(predict_logits(self.network_, dataset, self.batch_size, self.device, progress))
+        dataset = CellGraphDataset(cells, self.vocab_, self.graph)
+        logits = torch.from_numpy(predict_logits(self.network_, dataset, self.training.batch_size, self.device, progress))
         return logits[:, :N_STAGES].softmax(dim=1).numpy()
 
     def save(self, directory: str | Path) -> Path:

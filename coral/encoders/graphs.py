@@ -22,21 +22,18 @@ from torch.utils.data import Dataset
 from torch_geometric.data import Data
 
 from coral.corpora.records import ParsedCell
-from coral.encoders.vocab import CLS_TYPE, MARKDOWN_TYPE, Vocabulary, markdown_tokens, subtokens
+from coral.encoders.vocab import CLS_TYPE, MARKDOWN_TYPE, TokenConfig, Vocabulary, markdown_tokens, subtokens
 
 # node kinds, embedded so the model can tell the three apart
 CLS_NODE, AST_NODE, MARKDOWN_NODE = 0, 1, 2
 
 
 @dataclass(frozen=True)
-class GraphConfig:
+class GraphConfig(TokenConfig):
     """What goes into a cell's graph; each switch is an ablation of the paper's design."""
 
-    max_nodes: int = 160  # M: AST nodes kept, in preorder
-    max_markdown_tokens: int = 64
     markdown: bool = True  # add the markdown-above nodes
     masked: bool = True  # False: full attention among all nodes of a cell
-    subtokens_per_node: int = 4
 
 
 @dataclass(frozen=True)

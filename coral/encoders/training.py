@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from coral.corpora.records import ParsedCell
 from coral.encoders.losses import weak_label_loss
+from coral.encoders.params import ParamGroup
 
 CHECKPOINT_FILE = "checkpoint.pt"
 METRICS_FILE = "metrics.csv"
@@ -38,7 +39,10 @@ def resolve_device(device: str) -> torch.device:
     """``auto``: CUDA when available, else CPU."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        return torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"device {device!r}: {exc}") from None
 
 
 def autocast_for(device: torch.device):
@@ -61,18 +65,19 @@ def split_by_notebook(cells: Sequence[ParsedCell], val_fraction: float, seed: in
     return np.flatnonzero(~in_val), np.flatnonzero(in_val)
 
 
-@dataclass
-class TrainSettings:
-    epochs: int
-    batch_size: int
-    lr: float
-    weight_decay: float
-    patience: int  # epochs without validation improvement before stopping
-    seed: int
-    device: str
-    warmup: float = 0.0  # share of all planned steps spent ramping the lr up linearly from 0
-    min_lr_ratio: float = 1.0  # lr at the last planned step, as a share of ``lr`` (cosine decay); 1 = constant
-    grad_clip: float = 1.0
+@dataclass(frozen=True)
+class TrainingConfig(ParamGroup):
+    """How a torch encoder is trained: the measured recipe of docs/encoders.md."""
+
+    epochs: int = 10
+    batch_size: int = 32  # cells per batch, in training and prediction
+    lr: float = 1e-3  # peak learning rate (AdamW)
+    warmup: float = 0.1  # share of all planned steps spent ramping the lr up linearly from 0
+    min_lr_ratio: float = 0.1  # lr at the last planned step, as a share of ``lr`` (cosine decay); 1 = constant
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0  # max gradient norm per step; 0 = no clipping
+    patience: int = 2  # epochs without validation improvement before stopping
+    val_fraction: float = 0.1  # share of notebooks held out for the weak-label validation
 
 
 def lr_factor(step: int, total_steps: int, warmup: float, min_lr_ratio: float) -> float:
@@ -112,10 +117,10 @@ def _batches(dataset, batch_size: int, shuffle: bool, generator: torch.Generator
 
 
 @torch.no_grad()
-def _validation_loss(network: nn.Module, dataset, settings: TrainSettings, device: torch.device) -> float:
+def _validation_loss(network: nn.Module, dataset, batch_size: int, device: torch.device) -> float:
     network.eval()
     total, covered = 0.0, 0
-    for batch in _batches(dataset, settings.batch_size, shuffle=False):
+    for batch in _batches(dataset, batch_size, shuffle=False):
         batch = batch.to(device)
         with autocast_for(device):
             logits = network(batch)["stage_logits"]
@@ -142,13 +147,16 @@ def train_network(
     loss_fn: LossFn,
     train_set,
     val_set,
-    settings: TrainSettings,
+    settings: TrainingConfig,
+    *,
+    seed: int,
+    device: str = "auto",
     checkpoint_dir: Path | None = None,
     resume: bool = False,
     progress: bool = True,
 ) -> TrainState:
-    """Train ``network`` in place and load the weights of its best validation epoch into it."""
-    device = resolve_device(settings.device)
+    """Train ``network`` in place on ``device`` and load the weights of its best validation epoch into it."""
+    device = resolve_device(device)
     network.to(device)
     optimizer = torch.optim.AdamW(network.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     total_steps = settings.epochs * math.ceil(len(train_set) / settings.batch_size)
@@ -171,7 +179,7 @@ def train_network(
 
     while state.epoch < settings.epochs and (state.stale_epochs < settings.patience or not has_val):
         epoch = state.epoch + 1
-        generator = _seed_epoch(settings.seed, epoch)
+        generator = _seed_epoch(seed, epoch)
         network.train()
         sums: dict[str, float] = {}
         cells, started = 0, time.perf_counter()
@@ -185,7 +193,8 @@ def train_network(
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(parts["loss"]).backward()
             scaler.unscale_(optimizer)
-            nn.utils.clip_grad_norm_(network.parameters(), settings.grad_clip)
+            if settings.grad_clip > 0:
+                nn.utils.clip_grad_norm_(network.parameters(), settings.grad_clip)
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
@@ -196,7 +205,7 @@ def train_network(
                 sums[name] = sums.get(name, 0.0) + float(value.detach()) * n
             bar.set_postfix(loss=f"{sums['loss'] / cells:.4f}", cells_s=f"{cells / (time.perf_counter() - started):.0f}")
         seconds = time.perf_counter() - started
-        val_loss = _validation_loss(network, val_set, settings, device) if has_val else math.nan
+        val_loss = _validation_loss(network, val_set, settings.batch_size, device) if has_val else math.nan
         row = {"epoch": epoch, "step": state.step, **{f"train_{k}": v / max(cells, 1) for k, v in sums.items()},
                "val_weak_loss": val_loss, "cells_per_s": cells / seconds if seconds else math.nan, "seconds": seconds}
         state.history.append(row)

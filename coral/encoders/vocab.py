@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from coral.corpora.records import ParsedCell
+from coral.encoders.params import ParamGroup
 
 PAD, UNK = "[PAD]", "[UNK]"
 CLS_TYPE, MARKDOWN_TYPE = "[CLS]", "[MD]"
@@ -40,6 +41,23 @@ def markdown_tokens(cell: ParsedCell, limit: int) -> list[str]:
     return subtokens(cell.markdown_above, limit) if cell.markdown_above else []
 
 
+@dataclass(frozen=True)
+class TokenConfig(ParamGroup):
+    """What every encoder reads of a cell, and how many distinct sub-tokens it keeps."""
+
+    max_nodes: int = 160  # M: AST nodes kept, in preorder
+    max_markdown_tokens: int = 16  # words of the markdown above the cell
+    subtokens_per_node: int = 4  # sub-tokens kept of an identifier or literal
+    min_token_count: int = 2  # rarer sub-tokens are unknown
+    max_vocab: int = 20000  # most frequent sub-tokens kept
+
+    def cell_tokens(self, cell: ParsedCell) -> list[str]:
+        """Value sub-tokens of the first ``max_nodes`` AST nodes, then the markdown words."""
+        tokens = [tok for value in cell.graph.values[: self.max_nodes] if value
+                  for tok in subtokens(value, self.subtokens_per_node)]
+        return tokens + markdown_tokens(cell, self.max_markdown_tokens)
+
+
 @dataclass
 class Vocabulary:
     """Node types and sub-tokens seen in training; index 0 is padding, 1 unknown."""
@@ -52,27 +70,16 @@ class Vocabulary:
         self._token_index = {name: i for i, name in enumerate(self.tokens)}
 
     @classmethod
-    def build(
-        cls,
-        cells: Iterable[ParsedCell],
-        max_nodes: int,
-        max_markdown_tokens: int,
-        subtokens_per_node: int,
-        min_count: int = 2,
-        max_tokens: int = 20000,
-    ) -> Vocabulary:
+    def build(cls, cells: Iterable[ParsedCell], config: TokenConfig) -> Vocabulary:
         """Count types and sub-tokens over what the encoder will actually see (truncated graphs)."""
         type_counts: Counter[str] = Counter()
         token_counts: Counter[str] = Counter()
         for cell in cells:
-            graph = cell.graph
-            type_counts.update(graph.types[:max_nodes])
-            for value in graph.values[:max_nodes]:
-                if value:
-                    token_counts.update(subtokens(value, subtokens_per_node))
-            token_counts.update(markdown_tokens(cell, max_markdown_tokens))
+            type_counts.update(cell.graph.types[: config.max_nodes])
+            token_counts.update(config.cell_tokens(cell))
         base = cls()
-        kept = [tok for tok, n in token_counts.most_common(max_tokens) if n >= min_count and tok not in base.tokens]
+        kept = [tok for tok, n in token_counts.most_common(config.max_vocab)
+                if n >= config.min_token_count and tok not in base.tokens]
         return cls(types=base.types + sorted(type_counts), tokens=base.tokens + kept)
 
     def type_id(self, name: str) -> int:

@@ -36,9 +36,9 @@ def corpus(tmp_path_factory):
 
 
 @pytest.mark.parametrize("encoder, options", [
-    ("word2vec", ["--param", "min_count=1", "--param", "vector_size=16"]),
-    ("coral", ["--epochs", "2", "--d-model", "32", "--param", "d_ff=64", "--param", "n_topics=8",
-               "--param", "min_token_count=1", "--batch-size", "8", "--device", "cpu", "--threads", "1"]),
+    ("word2vec", ["--param", "tokens__min_token_count=1", "--param", "model__vector_size=16"]),
+    ("coral", ["--epochs", "2", "--d-model", "32", "--param", "model__d_ff=64", "--param", "n_topics=8",
+               "--param", "graph__min_token_count=1", "--batch-size", "8", "--device", "cpu", "--threads", "1"]),
 ])
 def test_train_writes_a_model_directory_that_predict_loads(corpus, tmp_path, encoder, options):
     out = tmp_path / "model"
@@ -67,8 +67,36 @@ def test_train_excludes_development_notebooks_and_reports_bad_options(corpus, tm
     out = tmp_path / "model"
     runner = CliRunner()
     result = runner.invoke(app, ["train", "--encoder", "word2vec", "--corpus", str(corpus), "--out", str(out),
-                                 "--exclude", str(gold), "--param", "min_count=1"])
+                                 "--exclude", str(gold), "--param", "tokens__min_token_count=1"])
     assert result.exit_code == 0, result.output
     assert "on 35 cells" in result.output and "7 excluded" in result.output  # the whole notebook is left out
     bad = runner.invoke(app, ["train", "--encoder", "lda", "--corpus", str(corpus), "--out", str(out), "--param", "heads=2"])
     assert bad.exit_code == 1 and "no parameter(s) heads" in bad.output
+
+
+def test_train_takes_nested_parameter_names_from_param_and_config(corpus, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("model: {d_model: 16, d_ff: 32, n_topics: 4, layers: 1}\ntraining__batch_size: 8\n")
+    out = tmp_path / "model"
+    result = CliRunner().invoke(app, ["train", "--corpus", str(corpus), "--out", str(out), "--config", str(config),
+                                      "--param", "graph__max_nodes=12", "--param", "training__grad_clip=0.5",
+                                      "--param", "graph__min_token_count=1", "--epochs", "1", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    params = json.loads((out / "encoder.json").read_text())["params"]
+    assert params["graph"]["max_nodes"] == 12 and params["graph"]["max_markdown_tokens"] == 16
+    assert params["model"] == {**params["model"], "d_model": 16, "d_ff": 32, "n_topics": 4, "layers": 1}
+    assert params["training"]["grad_clip"] == 0.5 and params["training"]["batch_size"] == 8
+    assert params["training"]["epochs"] == 1 and "device" not in params
+    bad = CliRunner().invoke(app, ["train", "--corpus", str(corpus), "--out", str(out), "--param", "graph__max_node=3"])
+    assert bad.exit_code == 1 and "graph__max_node" in bad.output
+
+
+def test_predict_with_the_shipped_model_takes_a_device(corpus, tmp_path):
+    out = tmp_path / "preds.jsonl"
+    result = CliRunner().invoke(app, ["predict", str(corpus), "--model", "default", "--device", "cpu", "--threads", "1",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "42 cells, 42 (100.0%) with a stage" in result.output
+    assert load_stage_model("default", device="cpu").device == "cpu"
+    bad = CliRunner().invoke(app, ["predict", str(corpus), "--model", "default", "--device", "gpu7", "--out", str(out)])
+    assert bad.exit_code == 1 and "device 'gpu7'" in bad.output

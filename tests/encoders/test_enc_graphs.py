@@ -9,7 +9,7 @@ from torch_geometric.data import Batch
 
 from coral.corpora.records import ASTGraph
 from coral.encoders.graphs import AST_NODE, CLS_NODE, MARKDOWN_NODE, CellGraphDataset, GraphConfig, encode_cell, to_data
-from coral.encoders.vocab import NUM, Vocabulary, subtokens
+from coral.encoders.vocab import NUM, TokenConfig, Vocabulary, subtokens
 
 from .cells import make_cell
 
@@ -27,7 +27,7 @@ def _edges(data) -> set[tuple[int, int]]:
 
 def test_graph_nodes_and_masked_edges_follow_the_paper():
     cell = make_cell("x = f(y)", markdown="Plot it")
-    vocab = Vocabulary.build([cell], 160, 64, 4, min_count=1)
+    vocab = Vocabulary.build([cell], TokenConfig(min_token_count=1))
     encoded = encode_cell(cell, vocab, GraphConfig())
     data = to_data(encoded, masked=True)
     n_ast, n = len(cell.graph), len(cell.graph) + 1 + 2
@@ -52,7 +52,7 @@ def test_graph_nodes_and_masked_edges_follow_the_paper():
 
 def test_switches_truncation_markdown_and_full_attention():
     cell = make_cell("a = b + c * d - e", markdown="some words here")
-    vocab = Vocabulary.build([cell], 160, 64, 4, min_count=1)
+    vocab = Vocabulary.build([cell], TokenConfig(min_token_count=1))
     small = encode_cell(cell, vocab, GraphConfig(max_nodes=5, markdown=False))
     assert len(small.types) == 1 + 5 and small.n_ast == 5
     full = to_data(encode_cell(cell, vocab, GraphConfig(masked=False)), masked=False)
@@ -61,7 +61,7 @@ def test_switches_truncation_markdown_and_full_attention():
 
 def test_unknown_tokens_map_to_unk_and_values_fill_subtoken_slots():
     train = make_cell("df.read_csv(path)")
-    vocab = Vocabulary.build([train], 160, 64, 4, min_count=1)
+    vocab = Vocabulary.build([train], TokenConfig(min_token_count=1))
     encoded = encode_cell(make_cell("unseen_name = 1"), vocab, GraphConfig())
     name_row = encoded.tokens[[i + 1 for i, v in enumerate(make_cell("unseen_name = 1").graph.values) if v == "unseen_name"][0]]
     assert name_row.tolist() == [1, 1, 0, 0]  # two unknown sub-tokens, then padding
@@ -76,7 +76,7 @@ def test_a_graph_not_in_preorder_is_an_error_naming_the_cell():
 
 def test_dataset_batches_variable_sized_graphs_with_pyg():
     cells = [make_cell("x = 1"), make_cell("import numpy as np\nnp.zeros(3).sum()", markdown="Sum")]
-    vocab = Vocabulary.build(cells, 160, 64, 4, min_count=1)
+    vocab = Vocabulary.build(cells, TokenConfig(min_token_count=1))
     y = np.eye(5, dtype=np.float32)[[0, 2]]
     dataset = CellGraphDataset(cells, vocab, GraphConfig(), y)
     batch = Batch.from_data_list([dataset[0], dataset[1]])
@@ -89,7 +89,7 @@ def test_dataset_batches_variable_sized_graphs_with_pyg():
 
 
 def test_vocabulary_round_trip(tmp_path):
-    vocab = Vocabulary.build([make_cell("model.fit(X)", markdown="Train")], 160, 64, 4, min_count=1)
+    vocab = Vocabulary.build([make_cell("model.fit(X)", markdown="Train")], TokenConfig(min_token_count=1))
     vocab.save(tmp_path / "v.json")
     loaded = Vocabulary.load(tmp_path / "v.json")
     assert loaded.types == vocab.types and loaded.tokens == vocab.tokens

@@ -13,9 +13,10 @@ from coral.encoders.training import CHECKPOINT_FILE, METRICS_FILE, lr_factor, sp
 
 from .cells import make_cell, toy_corpus
 
-TINY = dict(d_model=32, heads=4, layers=2, batch_size=8, lr=3e-3, min_token_count=1, patience=100, dropout=0.0, device="cpu")
-TINY_CORAL = dict(TINY, d_ff=64, n_topics=8)
-CONSTANT_LR = dict(warmup=0.0, min_lr_ratio=1.0)  # the schedule spans --epochs, so "interrupt" by fewer epochs
+TINY = dict(model__d_model=32, model__heads=4, model__layers=2, model__dropout=0.0, graph__min_token_count=1,
+            training__batch_size=8, training__lr=3e-3, training__patience=100, device="cpu")
+TINY_CORAL = dict(TINY, model__d_ff=64, model__n_topics=8)
+CONSTANT_LR = dict(training__warmup=0.0, training__min_lr_ratio=1.0)  # the schedule spans epochs: "interrupt" by fewer
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def test_split_keeps_notebooks_whole(corpus):
 @pytest.mark.parametrize("name, params", [("coral", TINY_CORAL), ("gnn", TINY)])
 def test_torch_encoders_learn_the_toy_stages(corpus, name, params):
     cells, y, labels = corpus
-    encoder = make_encoder(name, epochs=30, **params).fit(cells, y)
+    encoder = make_encoder(name, training__epochs=30, **params).fit(cells, y)
     proba = encoder.predict_proba(cells)
     assert proba.shape == (len(cells), 5)
     assert np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
@@ -45,10 +46,11 @@ def test_torch_encoders_learn_the_toy_stages(corpus, name, params):
 
 def test_coral_ablation_switches_run(corpus):
     cells, y, _ = corpus
-    for switches in ({"markdown": False}, {"masked": False}, {"topic_losses": False}, {"max_nodes": 8}):
-        encoder = make_encoder("coral", epochs=1, **TINY_CORAL, **switches).fit(cells, y)
+    for switches in ({"graph__markdown": False}, {"graph__masked": False}, {"model__topic_losses": False},
+                     {"graph__max_nodes": 8}):
+        encoder = make_encoder("coral", training__epochs=1, **TINY_CORAL, **switches).fit(cells, y)
         assert encoder.predict_proba(cells[:3]).shape == (3, 5)
-        if switches == {"topic_losses": False}:
+        if switches == {"model__topic_losses": False}:
             assert "train_reconstruction" not in encoder.history_[0]
 
 
@@ -56,13 +58,13 @@ def test_uncovered_cells_do_not_need_labels(corpus):
     cells, y, _ = corpus
     y = y.copy()
     y[::2] = 0.0  # half the cells: no LF fired
-    encoder = make_encoder("coral", epochs=1, **TINY_CORAL).fit(cells, y)
+    encoder = make_encoder("coral", training__epochs=1, **TINY_CORAL).fit(cells, y)
     assert encoder.training_["train_covered"] + encoder.training_["val_covered"] == len(cells) // 2
 
 
 def test_save_load_round_trip_gives_identical_predictions(corpus, tmp_path):
     cells, y, _ = corpus
-    encoder = make_encoder("coral", epochs=2, **TINY_CORAL).fit(cells, y)
+    encoder = make_encoder("coral", training__epochs=2, **TINY_CORAL).fit(cells, y)
     encoder.save(tmp_path / "model")
     loaded = load_encoder(tmp_path / "model")
     assert type(loaded) is type(encoder) and loaded.get_params() == encoder.get_params()
@@ -74,12 +76,12 @@ def test_save_load_round_trip_gives_identical_predictions(corpus, tmp_path):
 def test_resume_continues_from_the_saved_epoch(corpus, tmp_path):
     cells, y, _ = corpus
     params = dict(TINY_CORAL, **CONSTANT_LR)
-    straight = make_encoder("coral", epochs=3, **params).fit(cells, y)
-    make_encoder("coral", epochs=2, **params).fit(cells, y, checkpoint_dir=tmp_path)  # "interrupted" after 2
+    straight = make_encoder("coral", training__epochs=3, **params).fit(cells, y)
+    make_encoder("coral", training__epochs=2, **params).fit(cells, y, checkpoint_dir=tmp_path)  # "interrupted" after 2
     saved = torch.load(tmp_path / CHECKPOINT_FILE, weights_only=False)
     assert saved["state"].epoch == 2 and saved["state"].step == straight.history_[1]["step"]
     assert saved["scheduler"]["last_epoch"] == saved["state"].step
-    resumed = make_encoder("coral", epochs=3, **params).fit(cells, y, checkpoint_dir=tmp_path, resume=True)
+    resumed = make_encoder("coral", training__epochs=3, **params).fit(cells, y, checkpoint_dir=tmp_path, resume=True)
     assert [row["epoch"] for row in resumed.history_] == [1, 2, 3]
     assert resumed.history_[2]["step"] == straight.history_[2]["step"]
     np.testing.assert_allclose(resumed.predict_proba(cells), straight.predict_proba(cells), atol=1e-5)
@@ -96,11 +98,13 @@ def test_lr_schedule_warms_up_linearly_then_decays_by_cosine():
 def test_resume_without_checkpoint_is_a_clear_error(corpus, tmp_path):
     cells, y, _ = corpus
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        make_encoder("coral", epochs=1, **TINY_CORAL).fit(cells, y, checkpoint_dir=tmp_path, resume=True)
+        make_encoder("coral", training__epochs=1, **TINY_CORAL).fit(cells, y, checkpoint_dir=tmp_path, resume=True)
 
 
-@pytest.mark.parametrize("name, params", [("lda", {"n_topics": 5, "min_count": 1, "passes": 20}),
-                                          ("word2vec", {"vector_size": 16, "min_count": 1, "epochs": 20})])
+@pytest.mark.parametrize("name, params", [
+    ("lda", {"model__n_topics": 5, "tokens__min_token_count": 1, "model__passes": 20}),
+    ("word2vec", {"model__vector_size": 16, "tokens__min_token_count": 1, "model__epochs": 20}),
+])
 def test_baselines_fit_predict_save_load(corpus, tmp_path, name, params):
     cells, y, labels = corpus
     encoder = make_encoder(name, **params).fit(cells, y)
@@ -118,7 +122,7 @@ def test_soft_labels_reach_the_baseline_classifier():
     y = np.zeros((12, 5), dtype=np.float32)
     y[:6, 0], y[6:, 3] = 0.9, 0.9
     y[:6, 1], y[6:, 4] = 0.1, 0.1
-    proba = make_encoder("word2vec", vector_size=8, min_count=1).fit(cells, y).predict_proba(cells)
+    proba = make_encoder("word2vec", model__vector_size=8, tokens__min_token_count=1).fit(cells, y).predict_proba(cells)
     assert proba[:, [0, 1, 3, 4]].sum(axis=1).min() > 0.9  # stages 2 never labeled: no mass there
     assert proba[:, 2].max() == 0.0
 
