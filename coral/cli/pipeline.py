@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from coral.cli.main import DeviceOption, ThreadsOption, app, set_torch_threads
+from coral.cli.main import DeviceOption, JuiceCells, JuiceCellsOption, ThreadsOption, app, set_torch_threads
 from coral.stages import STAGE_NAMES
 
 
@@ -20,6 +20,7 @@ def run(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: predictions.jsonl, its errors file, and study/.")] = Path("coral-demo"),
     model: Annotated[str, typer.Option(help="Stage model: 'default' (shipped), 'heuristics', or a model directory.")] = "default",
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="Corpus format; guessed from the paths when not given.")] = None,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
 ) -> None:
@@ -29,11 +30,14 @@ def run(
     (every notebook or cell that could not be used, and why) and the composition and
     transition studies (CSV, Markdown, PNG, PDF) under OUT/study.
     """
-    from coral.workflow import run_main_job
+    from coral.corpora.readers import ReaderOptions
+    from coral.jobs.run import run_main_job
 
     set_torch_threads(threads)
     try:
-        result = run_main_job(inputs or [], out, model=model, format=format, device=device)
+        result = run_main_job(
+            inputs or [], out, model=model, format=format, device=device, options=ReaderOptions(juice_cells=juice_cells.value)
+        )
     except (ValueError, FileNotFoundError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

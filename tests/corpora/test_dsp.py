@@ -9,10 +9,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from coral.corpora.cells import read_cells
 from coral.corpora.formats.dsp import split_prompt
-from coral.corpora.pipeline import iter_parsed_cells
-from coral.corpora.problems import ProblemLog
 from coral.corpora.readers import ReaderOptions, discover_sources, read_notebooks
+from coral.problems import ProblemLog
 
 HAT = "juice-github-repos/physics-course/hat_potential.ipynb"
 GRIDS = "juice-github-repos/physics-course/grids.ipynb"
@@ -49,7 +49,7 @@ def test_prompt_splits_into_its_code_and_markdown_parts():
 
 
 def test_prompt_code_resolves_the_solution_calls():
-    cells = {cell.id: cell for cell in iter_parsed_cells(PROBLEMS_FILE)}
+    cells = {cell.id: cell for cell in read_cells(PROBLEMS_FILE)}
     assert cells["DSP/500#3"].source == "xs = np.linspace(0, 1, 50)"
     assert cells["DSP/500#3"].apis == ["numpy.linspace"]
     assert cells["DSP/500#3"].markdown_above.startswith("Make `xs`")  # prompt code is not markdown
@@ -63,7 +63,7 @@ def test_prompt_ends_with_the_solution_comments_as_markdown():
 
 
 def test_solution_and_test_are_labeled_code_cells_with_roles():
-    cells = list(iter_parsed_cells(PROBLEMS_FILE))
+    cells = list(read_cells(PROBLEMS_FILE))
     assert [(cell.id, cell.role, cell.nbgrader) for cell in cells if cell.notebook_id == "DSP/414"] == [
         ("DSP/414#2", "solution", "solution"), ("DSP/414#3", "test", "grade")
     ]
@@ -105,7 +105,7 @@ def test_dsp_notebooks_read_as_notebooks_with_dsp_roles(checkout):
 
 
 def test_dsp_notebook_problem_cells_match_the_problems(checkout):
-    cells = {cell.id: cell for cell in iter_parsed_cells(checkout)}
+    cells = {cell.id: cell for cell in read_cells(checkout)}
     solution = cells[f"{HAT}#5"]
     assert solution.role == "solution" and solution.apis == ["numpy.linspace", "hat", "matplotlib.pyplot.plot"]
     notebook = nbformat.read(checkout / HAT, as_version=4)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from coral.corpora.cells import read_cells
 from coral.corpora.formats.juice import import_preamble
-from coral.corpora.pipeline import iter_parsed_cells, plan_work_units
-from coral.corpora.problems import ProblemLog
 from coral.corpora.readers import ReaderOptions, read_notebooks
+from coral.corpora.units import plan_work_units
+from coral.problems import ProblemLog
 
 EDA = "juice:alice/titanic/notebooks/eda.ipynb"
 HOMEWORK = "juice:bob/ds-course/hw1/hw1.ipynb"
@@ -27,7 +28,7 @@ def records(juice_file: Path) -> list[dict]:
 
 
 def parsed(path: Path, juice_cells: str = "target", problems: ProblemLog | None = None) -> dict:
-    cells = iter_parsed_cells(path, format="juice", problems=problems, options=ReaderOptions(juice_cells=juice_cells))
+    cells = read_cells(path, format="juice", problems=problems, options=ReaderOptions(juice_cells=juice_cells))
     return {cell.id: cell for cell in cells}
 
 
@@ -161,7 +162,7 @@ def test_context_code_cells_obey_the_cell_size_limit(tmp_path, records):
     problems = ProblemLog()
     options = ReaderOptions(max_code_cell_chars=len(records[0]["code"]) - 1)
     path = write_records(tmp_path / "r.jsonl", [records[1]])  # context code cell 5 is longer than its target
-    cells = list(iter_parsed_cells(path, format="juice", problems=problems, options=options))
+    cells = list(read_cells(path, format="juice", problems=problems, options=options))
     assert [cell.id for cell in cells] == [f"{EDA}#6"]
     assert [(p.item, p.reason) for p in problems] == [(f"{EDA}#5", "oversize")]
 
@@ -185,12 +186,13 @@ def test_unknown_juice_cells_choice_is_an_error():
 
 
 def test_labeling_reads_juice_cells_through_the_reader_options(juice_file):
-    from coral.labeling.corpus import label_corpus, label_part, plan_label_parts
+    from coral.corpora.cells import plan_cell_parts
+    from coral.labeling.corpus import label_corpus, label_part
     from coral.labeling.lfsets import load_lf_sets
 
     every = ReaderOptions(juice_cells="all")
     assert len(label_corpus([juice_file], load_lf_sets(["paper"])).ids) == 5
     assert len(label_corpus([juice_file], load_lf_sets(["paper"]), options=every).ids) == 8
-    (part,) = plan_label_parts([juice_file], notebooks_per_unit=2, options=every)  # one part: the file stays whole
+    (part,) = plan_cell_parts([juice_file], notebooks_per_unit=2, options=every)  # one part: the file stays whole
     matrix, _ = label_part(part, ["paper"], options=every)
     assert len(matrix.ids) == 8

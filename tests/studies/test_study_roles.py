@@ -11,8 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from coral.cli import app
-from coral.corpora.pipeline import cells_to_table, iter_parsed_cells, table_to_cells
-from coral.predict import load_stage_model, predict_corpus
+from coral.corpora.cells import read_cells
+from coral.corpora.parquet import cells_to_table, table_to_cells
+from coral.jobs.predict import load_stage_model, predict_corpus
 from coral.predictions import Prediction, read_predictions, write_predictions
 from coral.stages import STAGE_NAMES
 from coral.studies import compare, composition
@@ -57,7 +58,7 @@ def test_juice_and_dsp_roles_reach_the_predictions(fixtures_dir, tmp_path):
 
 
 def test_roles_survive_parquet_and_old_parts_read_back_without(fixtures_dir):
-    cells = list(iter_parsed_cells(fixtures_dir / "nbgrader"))
+    cells = list(read_cells(fixtures_dir / "nbgrader"))
     table = cells_to_table(cells)
     assert [cell.role for cell in table_to_cells(table)] == [cell.role for cell in cells]
     without_role = table.drop_columns(["role"])

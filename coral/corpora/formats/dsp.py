@@ -27,8 +27,8 @@ from typing import Any
 
 from coral.corpora.formats.common import ReaderOptions, attach_markdown_above
 from coral.corpora.magics import rewrite_magics
-from coral.corpora.problems import ProblemLog
 from coral.corpora.records import Cell, Notebook
+from coral.problems import MISSING_FIELD, ProblemLog
 
 REQUIRED_FIELDS = ("task_id", "prompt", "solution")
 ANSWER_ROLES = ("solution", "grade", "test")  # roles a prompt never overrides
@@ -106,13 +106,12 @@ def notebook_from_record(
     notebook_id = str(record["task_id"]) if record.get("task_id") is not None else None
     missing = [name for name in REQUIRED_FIELDS if not isinstance(record.get(name), str)]
     if missing or notebook_id is None:
-        problems.add(origin, notebook_id, "missing-field", f"record lacks text fields {', '.join(missing)}")
+        problems.add(origin, notebook_id, MISSING_FIELD, f"record lacks text fields {', '.join(missing)}")
         return None
     cells: list[Cell] = []
     for cell_type, text in split_prompt(record["prompt"]):
         index = len(cells)
-        if cell_type == "code" and len(text) > options.max_code_cell_chars:
-            problems.add(origin, f"{notebook_id}#{index}", "oversize", f"prompt code of {len(text):,} characters")
+        if cell_type == "code" and not options.code_fits(text, origin, f"{notebook_id}#{index}", problems, what="prompt code"):
             continue
         cells.append(Cell(notebook_id, index, cell_type, text, role="prompt", context_only=cell_type == "code"))
     for field, role, nbgrader in (("solution", "solution", "solution"), ("test", "test", "grade")):
@@ -120,8 +119,7 @@ def notebook_from_record(
         if not isinstance(source, str):
             continue
         index = len(cells)
-        if len(source) > options.max_code_cell_chars:
-            problems.add(origin, f"{notebook_id}#{index}", "oversize", f"{field} of {len(source):,} characters")
+        if not options.code_fits(source, origin, f"{notebook_id}#{index}", problems, what=field):
             continue
         cells.append(Cell(notebook_id, index, "code", source, nbgrader=nbgrader, role=role))
     path = record.get("notebook_path")

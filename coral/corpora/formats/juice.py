@@ -44,8 +44,8 @@ from typing import Any
 
 from coral.corpora.formats.common import ReaderOptions, attach_markdown_above
 from coral.corpora.formats.ipynb import nbgrader_role
-from coral.corpora.problems import ProblemLog
 from coral.corpora.records import Cell, Notebook
+from coral.problems import BAD_CELL, DUPLICATE_CELL, MISSING_FIELD, ProblemLog
 
 CODE_TOKEN_FIELDS = ("code_tokens_clean", "code_tokens")
 # Aliases the data-science community agrees on: rebuilt from JuICe's ``imports`` words only
@@ -166,7 +166,7 @@ def notebook_from_record(
     target_code = _code_of(record)
     context = record.get("context")
     if target_code is None or not isinstance(context, list):
-        problems.add(origin, f"juice:{fallback_id}", "missing-field", "record lacks the target 'code'/'code_tokens_clean' or 'context'")
+        problems.add(origin, f"juice:{fallback_id}", MISSING_FIELD, "record lacks the target 'code'/'code_tokens_clean' or 'context'")
         return None
     metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
     distances = _distances(context)
@@ -183,26 +183,23 @@ def notebook_from_record(
         index = target_index - distance
         cell_id = f"{notebook_id}#{index}"
         if not isinstance(entry, dict):
-            problems.add(origin, cell_id, "bad-cell", f"context cell is a {type(entry).__name__}")
+            problems.add(origin, cell_id, BAD_CELL, f"context cell is a {type(entry).__name__}")
             continue
         if index in taken:
-            problems.add(origin, cell_id, "bad-cell", f"a second context cell at distance_target {distance}")
+            problems.add(origin, cell_id, DUPLICATE_CELL, f"a second context cell at distance_target {distance}")
             continue
         is_markdown = entry.get("cell_type") == "markdown"
         source = _markdown_of(entry) if is_markdown else _code_of(entry)
         if source is None:
-            problems.add(origin, cell_id, "missing-field", f"{'markdown' if is_markdown else 'code'} context cell has no text")
+            problems.add(origin, cell_id, MISSING_FIELD, f"{'markdown' if is_markdown else 'code'} context cell has no text")
             continue
-        if not is_markdown and len(source) > options.max_code_cell_chars:
-            problems.add(origin, cell_id, "oversize", f"context code cell of {len(source):,} characters > {options.max_code_cell_chars:,}")
+        if not is_markdown and not options.code_fits(source, origin, cell_id, problems, what="context code cell"):
             continue
         taken.add(index)
         cell_type = "markdown" if is_markdown else "code"
         cells.append(Cell(notebook_id, index, cell_type, source, role="context", context_only=context_only))
 
-    if len(target_code) > options.max_code_cell_chars:
-        problems.add(origin, f"{notebook_id}#{target_index}", "oversize", f"target of {len(target_code):,} characters > {options.max_code_cell_chars:,}")
-    else:
+    if options.code_fits(target_code, origin, f"{notebook_id}#{target_index}", problems, what="target"):
         cells.append(
             Cell(notebook_id, target_index, "code", target_code, nbgrader=nbgrader_role(metadata), role="target")
         )

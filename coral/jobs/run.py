@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from coral.corpora.readers import example_paths
-from coral.predict import PredictionRun, load_stage_model, predict_corpus
+from coral.corpora.readers import ReaderOptions, example_paths
+from coral.jobs.predict import PredictionRun, load_stage_model, predict_corpus
 from coral.predictions import read_predictions
 from coral.studies import composition, transitions
 
@@ -33,13 +33,16 @@ def run_main_job(
     format: str | None = None,
     progress: bool = True,
     device: str = "auto",
+    options: ReaderOptions | None = None,
 ) -> MainJobResult:
     """Predict the stage of every code cell of ``inputs`` (the packaged examples when empty)
     and write the composition and transition studies of those predictions under ``out_dir``;
-    an encoder model computes on ``device``."""
+    an encoder model computes on ``device``; ``options`` says how corpora are read."""
     out_dir = Path(out_dir)
     stage_model = load_stage_model(model, device=device)
-    run = predict_corpus(list(inputs) or example_paths(), stage_model, out_dir / "predictions.jsonl", format=format, progress=progress)
+    run = predict_corpus(
+        list(inputs) or example_paths(), stage_model, out_dir / "predictions.jsonl", format=format, progress=progress, options=options
+    )
     study_dir = out_dir / "study"
     composition.run(run.out, study_dir / "composition")
     transitions.run(run.out, study_dir / "transitions")
