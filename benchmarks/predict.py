@@ -16,7 +16,7 @@ from itertools import islice
 import numpy as np
 import torch
 
-from coral.corpora.pipeline import iter_parsed_cells
+from coral.corpora.cells import read_cells
 from coral.encoders import load_encoder, make_encoder
 from coral.encoders.coral import CoralEncoder
 from coral.encoders.vocab import Vocabulary
@@ -47,7 +47,7 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    cells = list(islice(iter_parsed_cells([args.corpus]), args.cells))
+    cells = list(islice(read_cells([args.corpus]), args.cells))
     if args.model:
         encoder = load_encoder(args.model, device=args.device)
         if hasattr(encoder, "training"):

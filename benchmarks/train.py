@@ -17,7 +17,7 @@ from itertools import islice
 import torch
 from torch_geometric.loader import DataLoader
 
-from coral.corpora.pipeline import iter_parsed_cells
+from coral.corpora.cells import read_cells
 from coral.encoders.coral import CoralEncoder
 from coral.encoders.graphs import CellGraphDataset
 from coral.encoders.training import autocast_for, resolve_device
@@ -76,7 +76,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    cells = list(islice(iter_parsed_cells([args.corpus]), args.cells))
+    cells = list(islice(read_cells([args.corpus]), args.cells))
     encoder = CoralEncoder().set_params(model__d_model=args.d_model, model__d_ff=2 * args.d_model,
                                         graph__max_nodes=args.max_nodes, graph__max_markdown_tokens=args.markdown_tokens)
     config = encoder.graph

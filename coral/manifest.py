@@ -85,7 +85,7 @@ def describe_stage_model(name: str, stage_model: object) -> dict[str, Any]:
     """The manifest's model entry for a model ``load_stage_model(name)`` returned: heuristics
     name their LF sets; an encoder directory names those it was trained from (train.json)."""
     from coral.labeling.model import HeuristicStageModel
-    from coral.predict import DEFAULT_MODEL_DIR
+    from coral.jobs.predict import DEFAULT_MODEL_DIR
 
     directory = DEFAULT_MODEL_DIR if name == "default" else Path(name) if Path(name).is_dir() else None
     if isinstance(stage_model, HeuristicStageModel):

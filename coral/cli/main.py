@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Optional
 
 import typer
@@ -40,6 +41,22 @@ ThreadsOption = Annotated[
 DeviceOption = Annotated[
     str,
     typer.Option("--device", help="Where torch models compute: auto (CUDA when available, with mixed precision), cpu, cuda, cuda:1..."),
+]
+
+
+
+class JuiceCells(str, Enum):
+    target = "target"
+    all = "all"
+
+
+JuiceCellsOption = Annotated[
+    JuiceCells,
+    typer.Option(
+        "--juice-cells",
+        help="JuICe records: label each record's target cell only (its context cells serve as context), "
+        "or every distinct code cell, context included (one item per notebook and position).",
+    ),
 ]
 
 

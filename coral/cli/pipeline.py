@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from coral.cli.main import DeviceOption, ThreadsOption, app, set_torch_threads
+from coral.cli.main import DeviceOption, JuiceCells, JuiceCellsOption, ThreadsOption, app, set_torch_threads
 from coral.stages import STAGE_NAMES
 
 
@@ -21,6 +21,7 @@ def run(
     model: Annotated[str, typer.Option(help="Stage model: 'default' (shipped), 'heuristics', or a model directory.")] = "default",
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="Corpus format; guessed from the paths when not given.")] = None,
     with_source: Annotated[bool, typer.Option("--with-source", help="Also write each cell's code into predictions.jsonl.")] = False,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
 ) -> None:
@@ -31,11 +32,15 @@ def run(
     transition studies (CSV, Markdown, PNG, PDF) under OUT/study, OUT/report.html (browse
     the labelled notebooks) and OUT/manifest.json (model, inputs, counts, problems, time).
     """
-    from coral.workflow import run_main_job
+    from coral.corpora.readers import ReaderOptions
+    from coral.jobs.run import run_main_job
 
     set_torch_threads(threads)
     try:
-        result = run_main_job(inputs or [], out, model=model, format=format, with_source=with_source, device=device)
+        result = run_main_job(
+            inputs or [], out, model=model, format=format, with_source=with_source, device=device,
+            options=ReaderOptions(juice_cells=juice_cells.value),
+        )
     except (ValueError, FileNotFoundError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

@@ -88,7 +88,7 @@ def report_command(
     cell, as wide as its lines of code), and each notebook's cells with their stage and
     probabilities, low-confidence cells marked. Filter by stage, search by notebook name.
     """
-    from coral.corpora.problems import ProblemLog
+    from coral.problems import ProblemLog
     from coral.views.labelled import label_notebooks, labelled_from_predictions, load_stage_model
     from coral.views.report import write_report
 
@@ -120,7 +120,7 @@ def show_command(
     and the model's confidence in it."""
     from rich.console import Console
 
-    from coral.corpora.problems import ProblemLog
+    from coral.problems import ProblemLog
     from coral.stages import stage_from_name
     from coral.views.labelled import label_notebooks, load_stage_model
     from coral.views.terminal import show_notebook

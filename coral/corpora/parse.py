@@ -17,9 +17,9 @@ import tree_sitter_python
 from tree_sitter import Language, Node, Parser
 
 from coral.corpora.magics import rewrite_magics
-from coral.corpora.problems import ProblemLog
 from coral.corpora.records import ASTGraph, Cell, Notebook, ParsedCell
 from coral.corpora.resolve import UNKNOWN, Scope, Value, typed_names
+from coral.problems import UNPARSABLE_CELL, ProblemLog, problem_log
 
 MAX_VALUE_CHARS = 64  # identifier and literal text kept in the graph
 
@@ -531,12 +531,18 @@ def resolution_order(code_cells: list[Cell]) -> list[int]:
 def parse_notebook(notebook: Notebook, problems: ProblemLog | None = None) -> list[ParsedCell]:
     """The notebook's code cells parsed, in file order, with APIs resolved across cells.
 
+    Cells marked ``context_only`` are parsed for what they bind (and count in
+    ``position``) but not returned: they are context, not items to label. The notebook's
+    ``preamble`` is resolved first, for what it binds only.
+
     A cell that cannot be parsed at all is reported to ``problems`` (reason
-    ``"unparsable-cell"``) and left out; without a problem log it raises ValueError naming
-    the cell. Syntax errors are not problems: the partial tree is kept and counted.
+    ``unparsable-cell``; ``None``: as a logged warning) and left out. Syntax errors are
+    not problems: the partial tree is kept and counted.
     """
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     scope = Scope()
+    if notebook.preamble:
+        analyse_code(notebook.preamble, scope)
     facts: dict[int, CodeFacts] = {}
     for position in resolution_order(code_cells):
         cell = code_cells[position]
@@ -546,16 +552,12 @@ def parse_notebook(notebook: Notebook, problems: ProblemLog | None = None) -> li
             facts[position] = analyse_code(cell.source, scope)
         except (TypeError, ValueError, RecursionError, MemoryError) as error:
             detail = f"{type(error).__name__}: {error}"
-            if problems is None:
-                raise ValueError(
-                    f"{notebook.origin}: cannot parse cell {cell.id}: {detail}"
-                ) from error
-            problems.add(notebook.origin, cell.id, "unparsable-cell", detail)
+            problem_log(problems).add(notebook.origin, cell.id, UNPARSABLE_CELL, detail)
     last = max(len(code_cells) - 1, 1)
     return [
         _parsed_cell(cell, facts[position], position / last)
         for position, cell in enumerate(code_cells)
-        if position in facts
+        if position in facts and not cell.context_only
     ]
 
 
@@ -588,4 +590,5 @@ def _parsed_cell(cell: Cell, facts: CodeFacts, position: float) -> ParsedCell:
         magics=facts.magics,
         syntax_errors=facts.syntax_errors,
         graph=facts.graph,
+        role=cell.role,
     )

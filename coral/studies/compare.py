@@ -1,4 +1,5 @@
-"""Comparing groups of notebooks (or of repositories, papers...) defined by a metadata table.
+"""Comparing groups of notebooks (or of repositories, papers...) defined by a metadata table,
+or groups of cells within them defined by a column of the predictions (``role``).
 
 The unit of analysis is ``unit`` (default ``notebook_id``; ``repo`` concatenates each
 repository's notebooks, which avoids treating the notebooks of one repository as
@@ -24,7 +25,8 @@ from matplotlib.figure import Figure
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from coral.stages import STAGE_NAMES
+from coral.problems import NO_GROUP, NO_METADATA
+from coral.stages import N_STAGES, STAGE_NAMES
 from coral.studies.composition import STAGE_COLORS
 from coral.studies.frame import PredictionsLike, as_frame, attach_metadata
 from coral.studies.output import StudyOutput
@@ -124,7 +126,7 @@ def comparison_figure(means: pd.DataFrame, group: str) -> Figure:
     for g, name in enumerate(names):
         rows = means[means["group"] == name].set_index("measure")
         lines = rows.reindex([f"frac_lines_{s}" for s in STAGE_NAMES])
-        x = np.arange(len(STAGE_NAMES)) + (g - (len(names) - 1) / 2) * width
+        x = np.arange(N_STAGES) + (g - (len(names) - 1) / 2) * width
         errors = np.abs(np.vstack([lines["mean"] - lines["ci_low"], lines["ci_high"] - lines["mean"]]))
         left.bar(x, lines["mean"], width, yerr=np.nan_to_num(errors), capsize=2, label=f"{group}={name}",
                  color=[STAGE_COLORS[s] for s in STAGE_NAMES], alpha=1.0 - 0.45 * g / max(len(names) - 1, 1),
@@ -132,7 +134,7 @@ def comparison_figure(means: pd.DataFrame, group: str) -> Figure:
         rate = rows.loc["transition_rate"]
         right.bar(g, rate["mean"], 0.6, yerr=[[abs(rate["mean"] - rate["ci_low"])], [abs(rate["ci_high"] - rate["mean"])]],
                   capsize=3, color="#999999", hatch=hatches[g % len(hatches)], edgecolor="black", linewidth=0.4)
-    left.set_xticks(range(len(STAGE_NAMES)), STAGE_NAMES)
+    left.set_xticks(range(N_STAGES), STAGE_NAMES)
     left.set_ylabel("fraction of code lines")
     left.legend(frameon=False)
     right.set_xticks(range(len(names)), [f"{group}={n}" for n in names], rotation=20)
@@ -141,9 +143,20 @@ def comparison_figure(means: pd.DataFrame, group: str) -> Figure:
     return figure
 
 
+def split_units(frame: pd.DataFrame, unit: str, group: str) -> tuple[pd.DataFrame, str]:
+    """The cell table with a unit per (``unit``, ``group``) value pair, and that unit's column.
+
+    Transition rates of such a unit count consecutive cells of the group within the unit.
+    """
+    column = f"{unit}|{group}"
+    frame = frame[frame[unit].notna()].copy()
+    frame[column] = frame[unit].astype(str) + " | " + frame[group].astype(str)
+    return frame, column
+
+
 def run(
     preds: PredictionsLike,
-    metadata: str | Path | pd.DataFrame,
+    metadata: str | Path | pd.DataFrame | None,
     group: str,
     out_dir: str | Path,
     key: str | None = None,
@@ -154,15 +167,26 @@ def run(
     seed: int = 0,
 ) -> StudyOutput:
     """Write the group comparison: per-unit summary with its group, group means with CIs,
-    pairwise tests, and the Figure-5-style plot."""
+    pairwise tests, and the Figure-5-style plot.
+
+    Without ``metadata``, ``group`` is a column of the cells themselves (``role``): each
+    unit is then split by it, so that a notebook's solution cells and its other cells are
+    two units (``<unit> | <group>``) of two groups.
+    """
     output = StudyOutput(Path(out_dir))
-    frame = attach_metadata(as_frame(preds, output.problems), metadata, key, output.problems)
+    frame = as_frame(preds, output.problems)
+    if metadata is None:
+        if group not in frame.columns:
+            raise ValueError(f"no column {group!r} in the predictions; give a metadata table that has it")
+        frame, unit = split_units(frame, unit, group)
+    else:
+        frame = attach_metadata(frame, metadata, key, output.problems)
     if group not in frame.columns:
         raise ValueError(f"no column {group!r} in the metadata table")
-    uncovered = {p.item for p in output.problems if p.reason == "no-metadata"}
+    uncovered = {p.item for p in output.problems if p.reason == NO_METADATA}
     for notebook_id in frame.loc[frame[group].isna(), "notebook_id"].unique():
         if notebook_id not in uncovered:
-            output.problems.add("compare", notebook_id, "no-group", f"the metadata row has no {group} value; left out")
+            output.problems.add("compare", notebook_id, NO_GROUP, f"the metadata row has no {group} value; left out")
     frame = frame[frame[group].notna()]
     summary = summarize(frame, unit, carry=[group])
     unknown = [m for m in measures if m not in summary.columns]

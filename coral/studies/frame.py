@@ -10,7 +10,9 @@ The table has one row per code cell, ordered by notebook and then by cell ``inde
 - ``position``: where the cell sits among its notebook's code cells, ``(rank + 0.5) / n``
   in (0, 1), so that a notebook's first and last cells are symmetric and a one-cell
   notebook sits at 0.5;
-- ``labelled``: whether the model gave the cell a stage (``stage`` is null on abstain).
+- ``labelled``: whether the model gave the cell a stage (``stage`` is null on abstain);
+- ``role``: the cell's nbgrader / JuICe / DSP role as the predictions give it, ``"none"``
+  where the corpus gives none (so ``role`` is a complete grouping key).
 
 Abstained cells stay in the table (they count in ``position`` and are reported), and each
 study says how it treats them.
@@ -25,14 +27,15 @@ from typing import Union
 
 import pandas as pd
 
-from coral.corpora.problems import ProblemLog
 from coral.predictions import Prediction, read_predictions
+from coral.problems import DUPLICATE_CELL, NO_METADATA, ProblemLog, problem_log
 from coral.stages import STAGE_NAMES
 
 PredictionsLike = Union[str, Path, Sequence[Union[str, Path]], Iterable[Prediction], pd.DataFrame]
 
 _GH_NOTEBOOK_ID = re.compile(r"^gh:([^/:\s]+/[^/:\s]+):")
-_PREDICTION_COLUMNS = ("id", "notebook_id", "index", "stage", "lines", "apis")
+_PREDICTION_COLUMNS = ("id", "notebook_id", "index", "stage", "lines", "apis", "role")
+NO_ROLE = "none"
 
 
 def repo_from_notebook_id(notebook_id: str) -> str | None:
@@ -74,7 +77,7 @@ def load_predictions(source: PredictionsLike, problems: ProblemLog | None = None
     ``problems``; a stage name outside the five stages is an error naming the file and cell.
     """
     if isinstance(source, pd.DataFrame):
-        missing = [c for c in _PREDICTION_COLUMNS if c not in source.columns]
+        missing = [c for c in _PREDICTION_COLUMNS if c not in source.columns and c != "role"]
         if missing:
             raise ValueError(f"a predictions table needs the columns {', '.join(missing)}")
         frame = source.copy()
@@ -98,11 +101,12 @@ def load_predictions(source: PredictionsLike, problems: ProblemLog | None = None
 
     duplicated = frame["id"].duplicated(keep="first")
     if duplicated.any():
+        problems = problem_log(problems)
         for _, row in frame[duplicated].iterrows():
-            if problems is not None:
-                problems.add(row["origin"], row["id"], "duplicate-cell", "the same cell id was predicted twice; kept the first")
+            problems.add(row["origin"], row["id"], DUPLICATE_CELL, "the same cell id was predicted twice; kept the first")
         frame = frame[~duplicated]
 
+    frame["role"] = frame["role"].fillna(NO_ROLE) if "role" in frame else NO_ROLE
     frame["index"] = frame["index"].astype("int64")
     frame["lines"] = frame["lines"].astype("int64")
     if "repo" not in frame:
@@ -174,8 +178,7 @@ def attach_metadata(
     merged = frame.merge(table, on=join_on, how="left", indicator=True)
     if supplies_repo:  # a repo in the table wins over one read off the notebook id
         merged["repo"] = merged["repo"].fillna(merged.pop("_repo_from_id"))
-    if problems is not None:
-        uncovered = merged.loc[merged["_merge"] == "left_only", "notebook_id"].unique()
-        for notebook_id in uncovered:
-            problems.add(origin, notebook_id, "no-metadata", f"no row with this {join_on} in the metadata table")
+    problems = problem_log(problems)
+    for notebook_id in merged.loc[merged["_merge"] == "left_only", "notebook_id"].unique():
+        problems.add(origin, notebook_id, NO_METADATA, f"no row with this {join_on} in the metadata table")
     return merged.drop(columns="_merge")

@@ -28,7 +28,7 @@ from typing import Any
 
 import nbformat
 
-from coral.corpora.problems import ProblemLog
+from coral.problems import DUPLICATE_OUTPUT, INVALID_AFTER_ANNOTATION, INVALID_AS_READ, NOT_A_FILE, ProblemLog
 from coral.stages import STAGE_NAMES
 from coral.views.labelled import LabelledNotebook, RawNotebook, StageModel, iter_raw_notebooks, label_raw_notebooks, model_stamp
 
@@ -205,14 +205,14 @@ def annotate(
             run.n_cells += add_annotations(document, labelled, model_name, headers)
         target = raw.file if in_place and raw.file is not None else Path(out_dir or ".") / raw.relpath
         if target in targets:
-            run.problems.add(raw.origin, raw.id, "duplicate-output", f"another input notebook was already written to {target}")
+            run.problems.add(raw.origin, raw.id, DUPLICATE_OUTPUT, f"another input notebook was already written to {target}")
             continue
         error = validation_error(document)
         if error is not None and validation_error(notebook.stripped) is None:
-            run.problems.add(raw.origin, raw.id, "invalid-after-annotation", error)
+            run.problems.add(raw.origin, raw.id, INVALID_AFTER_ANNOTATION, error)
             continue
         if error is not None:
-            run.problems.add(raw.origin, raw.id, "invalid-as-read", f"written, but nbformat finds it invalid as read: {error}")
+            run.problems.add(raw.origin, raw.id, INVALID_AS_READ, f"written, but nbformat finds it invalid as read: {error}")
         targets.add(target)
         if in_place:
             backup = target.with_name(target.name + BACKUP_SUFFIX)
@@ -226,7 +226,7 @@ def annotate(
 def _in_place_only(raws: Iterator[RawNotebook], problems: ProblemLog) -> Iterator[RawNotebook]:
     for raw in raws:
         if raw.file is None:
-            problems.add(raw.origin, raw.id, "not-a-file", "--in-place rewrites .ipynb files; notebooks in archives or shards need --out")
+            problems.add(raw.origin, raw.id, NOT_A_FILE, "--in-place rewrites .ipynb files; notebooks in archives or shards need --out")
         else:
             yield raw
 

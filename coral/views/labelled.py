@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from coral import __version__
+from coral.corpora.cells import parse_safely
 from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.formats.ipynb import ipynb_file_bytes, notebook_from_json, parse_json_bytes, tar_notebook_bytes, zip_notebook_bytes
 from coral.corpora.formats.jsonlines import iter_json_lines
-from coral.corpora.pipeline import parse_safely
-from coral.corpora.problems import ProblemLog
 from coral.corpora.readers import discover_sources, read_notebooks
 from coral.corpora.records import Cell, Notebook
-from coral.predict import StageModel, load_stage_model, predict_cells
+from coral.jobs.predict import StageModel, load_stage_model, predict_cells
 from coral.predictions import Prediction, read_predictions
+from coral.problems import BAD_RECORD, NO_NOTEBOOK_JSON, NOT_A_NOTEBOOK, NOT_PREDICTED, ProblemLog
 
 __all__ = [
     "LOW_CONFIDENCE",
@@ -121,9 +121,14 @@ def label_notebooks(
 
 
 def labelled_from_predictions(
-    predictions_path: str | Path, paths: Sequence[str | Path], problems: ProblemLog, format: str | None = None
+    predictions_path: str | Path,
+    paths: Sequence[str | Path],
+    problems: ProblemLog,
+    format: str | None = None,
+    options: ReaderOptions | None = None,
 ) -> Iterator[LabelledNotebook]:
-    """Join a predictions file to the notebooks it was made from (by cell id).
+    """Join a predictions file to the notebooks it was made from (by cell id), read with the
+    ``options`` the predictions were made with.
 
     Without ``paths`` the notebooks are rebuilt from the predictions alone: code cells only,
     with their code where the predictions carry it (``--with-source``).
@@ -135,10 +140,10 @@ def labelled_from_predictions(
         for notebook_id, predictions in by_notebook.items():
             yield _notebook_from_predictions(notebook_id, predictions)
         return
-    for notebook in read_notebooks(paths, format, problems):
+    for notebook in read_notebooks(paths, format, problems, options):
         predictions = by_notebook.get(notebook.id)
         if predictions is None and notebook.code_cells:
-            problems.add(notebook.origin, notebook.id, "not-predicted", f"no prediction in {predictions_path} names this notebook")
+            problems.add(notebook.origin, notebook.id, NOT_PREDICTED, f"no prediction in {predictions_path} names this notebook")
             continue
         yield LabelledNotebook(notebook, {prediction.index: prediction for prediction in predictions or ()})
 
@@ -170,14 +175,14 @@ def iter_raw_notebooks(
             for line_number, record in iter_json_lines(source.path, problems, options):
                 origin = f"{source.path}:{line_number}"
                 if not isinstance(record, dict) or not isinstance(record.get("notebook"), dict) or record.get("id") is None:
-                    problems.add(origin, None, "bad-record", "a shard line needs an 'id' and a 'notebook' object")
+                    problems.add(origin, None, BAD_RECORD, "a shard line needs an 'id' and a 'notebook' object")
                     continue
                 notebook_id = str(record["id"])
                 where = [record.get("repo"), record.get("path")]
                 relpath = "/".join(map(str, where)) if all(where) else notebook_id
                 yield RawNotebook(notebook_id, origin, safe_relpath(relpath), record["notebook"])
         else:
-            problems.add(str(source.path), None, "no-notebook-json", f"{source.kind} records hold cells, not whole notebooks")
+            problems.add(str(source.path), None, NO_NOTEBOOK_JSON, f"{source.kind} records hold cells, not whole notebooks")
 
 
 def _decoded(
@@ -187,7 +192,7 @@ def _decoded(
     if data is None:
         return
     if not isinstance(data, dict):
-        problems.add(origin, notebook_id, "not-a-notebook", f"the file holds a JSON {type(data).__name__}, not an object")
+        problems.add(origin, notebook_id, NOT_A_NOTEBOOK, f"the file holds a JSON {type(data).__name__}, not an object")
         return
     yield RawNotebook(notebook_id, origin, safe_relpath(relpath), data, file)
 

@@ -21,7 +21,8 @@ from .annotated import assert_only_coral_differs, flat_cells, is_header
 
 @pytest.fixture(scope="module")
 def heuristics():
-    return load_stage_model("heuristics")
+    """The extended LFs: unlike the paper's set, they label the small fixtures' cells (``import pylab``)."""
+    return load_stage_model("heuristics", lfs=["extended"])
 
 
 def _load(path: Path) -> dict:

@@ -24,7 +24,7 @@ def churn():
 @pytest.fixture(scope="module")
 def heuristic_predictions(churn):
     from coral.views.labelled import label_notebooks
-    from coral.corpora.problems import ProblemLog
+    from coral.problems import ProblemLog
 
     (labelled,) = label_notebooks([churn], load_stage_model("heuristics"), ProblemLog())
     return labelled

@@ -1,7 +1,7 @@
 """Predicting stages for a corpus with any stage model: the built-in heuristics, a saved
 heuristics directory, or a trained encoder directory.
 
-Predictions are written in input order, one per code cell (``coral/predictions.py``), and
+Predictions are written in input order, one per code cell (the format of ``coral.predictions``), and
 every notebook or cell the run could not use goes to ``<out stem>.errors.jsonl``.
 """
 
@@ -16,15 +16,16 @@ from typing import Protocol
 import numpy as np
 from tqdm import tqdm
 
-from coral.corpora.problems import ProblemLog
+from coral.corpora.cells import read_cells
+from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.records import ParsedCell
 from coral.labeling.aggregate import AggregationMethod
-from coral.labeling.corpus import iter_input_cells
 from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
 from coral.predictions import Prediction, predictions_from_proba, write_predictions
+from coral.problems import ProblemLog
 
 BUILTIN_MODELS = ("heuristics", "default")
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "data" / "models" / "default"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "data" / "models" / "default"
 PREDICT_CHUNK = 2048  # cells per predict_proba call for encoders: bounded memory, good batching
 
 
@@ -124,9 +125,12 @@ def predict_corpus(
     format: str | None = None,
     fit_on: Sequence[str | Path] = (),
     progress: bool = True,
+    options: ReaderOptions | None = None,
     with_source: bool = False,
 ) -> PredictionRun:
     """Predict every code cell of ``inputs`` and write predictions plus the problems log.
+
+    ``options`` says how corpora are read (size limits, which JuICe cells are items).
 
     ``fit_on`` (heuristics with the LabelModel only) fits the LabelModel on other, unlabeled
     corpora instead of on the input itself. Each prediction carries the path its notebook
@@ -137,10 +141,10 @@ def predict_corpus(
     if fit_on:
         if not (isinstance(model, HeuristicStageModel) and model.aggregation == "labelmodel"):
             raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
-        model.fit(iter_input_cells(fit_on, format, problems))
+        model.fit(read_cells(fit_on, format, problems, options))
     origins: dict[str, str] = {}
     sources: dict[str, str] = {}
-    cells = iter_input_cells(inputs, format, problems, origins)
+    cells = read_cells(inputs, format, problems, options, origins)
     predictions = predict_cells(model, _keep_sources(cells, sources) if with_source else cells, problems, progress)
     for prediction in predictions:
         prediction.path = origins.get(prediction.notebook_id)
@@ -183,9 +187,10 @@ class _CellRef:
     index: int
     lines: int
     apis: list[str]
+    role: str | None
 
 
 def _keep_refs(cells: Iterable[ParsedCell], kept: list[_CellRef]) -> Iterator[ParsedCell]:
     for cell in cells:
-        kept.append(_CellRef(cell.id, cell.notebook_id, cell.index, cell.lines, cell.apis))
+        kept.append(_CellRef(cell.id, cell.notebook_id, cell.index, cell.lines, cell.apis, cell.role))
         yield cell
