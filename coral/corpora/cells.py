@@ -35,9 +35,12 @@ def read_cells(
     format: str | None = None,
     problems: ProblemLog | None = None,
     options: ReaderOptions | None = None,
+    origins: dict[str, str] | None = None,
 ) -> Iterator[ParsedCell]:
     """Parsed code cells, in input order, from corpora (read and parsed in this process) and
-    parsed Parquet directories (read back). ``format`` applies to the corpora."""
+    parsed Parquet directories (read back). ``format`` applies to the corpora. ``origins``,
+    when given, collects where each notebook read here came from, by notebook id (parsed
+    directories do not record it)."""
     problems = problem_log(problems)
     for path in as_path_list(paths):
         if is_parsed_dir(path):
@@ -45,6 +48,8 @@ def read_cells(
             yield from read_parsed_cells(path)
         else:
             for notebook in read_notebooks([path], format, problems, options):
+                if origins is not None:
+                    origins[notebook.id] = notebook.origin
                 yield from parse_safely(notebook, problems)
 
 

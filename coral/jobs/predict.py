@@ -17,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from coral.corpora.cells import read_cells
+from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.records import ParsedCell
 from coral.labeling.aggregate import AggregationMethod
 from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
@@ -34,6 +35,10 @@ class StageModel(Protocol):
 
 class ModelNotFoundError(ValueError):
     """The model name or directory does not name a stage model."""
+
+
+class NoUsableInputError(ValueError):
+    """Not one code cell could be read from the inputs: the run has nothing to say."""
 
 
 def load_stage_model(
@@ -121,11 +126,17 @@ def predict_corpus(
     format: str | None = None,
     fit_on: Sequence[str | Path] = (),
     progress: bool = True,
+    options: ReaderOptions | None = None,
+    with_source: bool = False,
 ) -> PredictionRun:
     """Predict every code cell of ``inputs`` and write predictions plus the problems log.
 
+    ``options`` says how corpora are read (size limits, which JuICe cells are items).
+
     ``fit_on`` (heuristics with the LabelModel only) fits the LabelModel on other, unlabeled
-    corpora instead of on the input itself.
+    corpora instead of on the input itself. Each prediction carries the path its notebook
+    was read from and, with ``with_source``, the cell's code. An input that yields no code
+    cell at all is a :class:`NoUsableInputError` (after the problems log is written).
     """
     out = Path(out)
     if out.is_dir():  # refused before the corpus is read, not after
@@ -134,11 +145,19 @@ def predict_corpus(
     if fit_on:
         if not (isinstance(model, HeuristicStageModel) and model.aggregation == "labelmodel"):
             raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
-        model.fit(read_cells(fit_on, format, problems))
-    predictions = predict_cells(model, read_cells(inputs, format, problems), problems, progress)
+        model.fit(read_cells(fit_on, format, problems, options))
+    origins: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    cells = read_cells(inputs, format, problems, options, origins)
+    predictions = predict_cells(model, _keep_sources(cells, sources) if with_source else cells, problems, progress)
+    for prediction in predictions:
+        prediction.path = origins.get(prediction.notebook_id)
+        prediction.source = sources.get(prediction.id)
     out.parent.mkdir(parents=True, exist_ok=True)
-    n_cells = write_predictions(predictions, out)
     problems.write_jsonl(errors_path(out))
+    if not predictions:
+        raise NoUsableInputError(_nothing_to_label(inputs, problems, errors_path(out)))
+    n_cells = write_predictions(predictions, out)
     return PredictionRun(
         out=out,
         errors=errors_path(out),
@@ -147,6 +166,19 @@ def predict_corpus(
         n_problems=len(problems),
         problems_by_reason=dict(problems.by_reason()),
     )
+
+
+def _nothing_to_label(inputs: Sequence[str | Path], problems: ProblemLog, errors: Path) -> str:
+    named = ", ".join(map(str, inputs[:3])) + (f" and {len(inputs) - 3} more" if len(inputs) > 3 else "")
+    reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(problems.by_reason().items()))
+    why = f"{len(problems)} problems ({reasons}), listed in {errors}" if len(problems) else "no notebook there has a code cell"
+    return f"no code cell to label in {named}: {why}"
+
+
+def _keep_sources(cells: Iterable[ParsedCell], sources: dict[str, str]) -> Iterator[ParsedCell]:
+    for cell in cells:
+        sources[cell.id] = cell.source
+        yield cell
 
 
 @dataclass(slots=True)
@@ -158,9 +190,10 @@ class _CellRef:
     index: int
     lines: int
     apis: list[str]
+    role: str | None
 
 
 def _keep_refs(cells: Iterable[ParsedCell], kept: list[_CellRef]) -> Iterator[ParsedCell]:
     for cell in cells:
-        kept.append(_CellRef(cell.id, cell.notebook_id, cell.index, cell.lines, cell.apis))
+        kept.append(_CellRef(cell.id, cell.notebook_id, cell.index, cell.lines, cell.apis, cell.role))
         yield cell
