@@ -40,7 +40,7 @@ def test_extended_lfs_cover_more_than_the_papers(ucsd):
     cells, gold = ucsd
     paper = evaluate_predictions(predict_cells(load_stage_model("heuristics"), cells), gold, random_seeds=5)
     extended = evaluate_predictions(
-        predict_cells(load_stage_model("heuristics", lfs=["extended"], aggregation="majority"), cells), gold,
+        predict_cells(load_stage_model("heuristics", lf_specs=["extended"], aggregation="majority"), cells), gold,
         random_seeds=5,
     )
     assert extended.coverage > paper.coverage + 0.15
@@ -56,7 +56,7 @@ def _aggregations_on_dev(cells, gold, methods):
     rows = [position[cell_id] for cell_id in gold]
     results = {}
     for method in methods:
-        proba = HeuristicStageModel(lfs=("extended",), aggregation=method).predict_proba_matrix(matrix.L)[rows]
+        proba = HeuristicStageModel(lf_specs=("extended",), aggregation=method).predict_proba_matrix(matrix.L)[rows]
         predicted = [STAGE_NAMES[row.argmax()] if row.any() else None for row in proba]
         results[method] = evaluate_stages(list(gold.values()), predicted, random_seeds=1)
     return results
