@@ -10,10 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from coral.cli.main import JuiceCells, JuiceCellsOption, app
+from coral.cli.main import FormatOption, JuiceCells, JuiceCellsOption, SchedulerOption, app, user_errors
 from coral.corpora.parquet import ERRORS_FILE
 from coral.corpora.pipeline import corpus_stats, parse_corpus
-from coral.corpora.readers import FORMATS, ReaderOptions
+from coral.corpora.readers import ReaderOptions
 from coral.corpora.units import DEFAULT_NOTEBOOKS_PER_UNIT
 from coral.problems import ProblemLog
 
@@ -28,18 +28,6 @@ PathsArgument = Annotated[
         exists=True,
         show_default=False,
     ),
-]
-FormatOption = Annotated[
-    Optional[str],
-    typer.Option(
-        "--format",
-        "-f",
-        help=f"Force the input layout: {', '.join(FORMATS)} (or nbgrader). Guessed per file when omitted.",
-    ),
-]
-SchedulerOption = Annotated[
-    Optional[str],
-    typer.Option(help="Address of a Dask scheduler (tcp://host:8786) to run on a cluster; local processes when omitted."),
 ]
 MaxCellOption = Annotated[
     int, typer.Option(help="Skip (and log as oversize) code cells longer than this many characters.")
@@ -97,7 +85,7 @@ def stats_command(
     format: FormatOption = None,
     errors: Annotated[
         Optional[Path],
-        typer.Option("--errors", help="Write every skipped notebook or cell (origin, id, reason) as JSON Lines here."),
+        typer.Option("--errors", help="Write every skipped notebook or cell (origin, id, reason) as JSON Lines here. Default: count them only."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON instead of tables.")] = False,
     top: Annotated[int, typer.Option(help="How many of the most common qualified APIs to list.")] = 20,
@@ -112,7 +100,7 @@ def stats_command(
     ] = 1,
     max_cell_chars: MaxCellOption = _DEFAULTS.max_code_cell_chars,
     max_notebook_bytes: MaxNotebookOption = _DEFAULTS.max_notebook_bytes,
-    juice_cells: JuiceCellsOption = JuiceCells.target,
+    juice_cells: JuiceCellsOption = JuiceCells("target"),
 ) -> None:
     """Count notebooks, cells, parse errors, skipped notebooks and the most common APIs.
 
@@ -120,7 +108,7 @@ def stats_command(
     errors, notebooks and cells skipped by reason, and the qualified APIs most cells call.
     """
     problems = ProblemLog()
-    try:
+    with user_errors():
         stats = corpus_stats(
             paths,
             format,
@@ -130,8 +118,6 @@ def stats_command(
             scheduler=scheduler,
             workers=workers,
         )
-    except ValueError as error:  # an unknown --format
-        raise typer.BadParameter(str(error), param_hint="--format") from error
     if errors is not None:
         problems.write_jsonl(errors)
     summary = stats.to_dict(top_apis=top)
@@ -151,7 +137,7 @@ def parse_command(
     scheduler: SchedulerOption = None,
     workers: Annotated[
         Optional[int],
-        typer.Option(help="Local worker processes (default: all cores); 1 runs in this process without Dask.", min=1),
+        typer.Option(help="Local worker processes; 1 runs in this process without Dask. Default: all cores.", min=1),
     ] = None,
     chunk_size: Annotated[
         int,
@@ -159,7 +145,7 @@ def parse_command(
     ] = DEFAULT_NOTEBOOKS_PER_UNIT,
     max_cell_chars: MaxCellOption = _DEFAULTS.max_code_cell_chars,
     max_notebook_bytes: MaxNotebookOption = _DEFAULTS.max_notebook_bytes,
-    juice_cells: JuiceCellsOption = JuiceCells.target,
+    juice_cells: JuiceCellsOption = JuiceCells("target"),
 ) -> None:
     """Parse the code cells of a corpus to Parquet, in parallel through Dask.
 
@@ -170,7 +156,7 @@ def parse_command(
     """
     if scheduler is not None and workers is not None:
         raise typer.BadParameter("give --scheduler or --workers, not both", param_hint="--workers")
-    try:
+    with user_errors():
         summary = parse_corpus(
             paths,
             out,
@@ -181,8 +167,6 @@ def parse_command(
             options=_options(max_cell_chars, max_notebook_bytes, juice_cells),
             progress=True,
         )
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--format") from error
     console = Console()
     _print_stats(console, summary.stats.to_dict(top_apis=10), out / ERRORS_FILE)
     console.print(

@@ -32,9 +32,9 @@ def lfs_list_command(lfs: LFsOption = ["paper", "extended"]) -> None:
 def lfs_analyze_command(
     corpora: Annotated[list[Path], typer.Argument(help="Corpora, parsed Parquet directories, or a label-matrix directory from `coral label`.")],
     lfs: LFsOption = list(DEFAULT_LF_SETS),
-    gold: Annotated[Optional[Path], typer.Option(help="Gold labels ({\"id\", \"stage\"} JSON Lines): adds correct, incorrect, empirical accuracy.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the table: .csv or .md.")] = None,
-    show: Annotated[Optional[str], typer.Option(help="Also list the cells where this LF disagrees with gold (or, without --gold, with other LFs).")] = None,
+    gold: Annotated[Optional[Path], typer.Option(help="Gold labels ({\"id\", \"stage\"} JSON Lines): adds correct, incorrect, empirical accuracy. Default: no gold.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the table: .csv or .md. Default: print it only.")] = None,
+    show: Annotated[Optional[str], typer.Option(help="Also list the cells where this LF disagrees with gold (or, without --gold, with other LFs). Default: none.")] = None,
     format: FormatOption = None,
     juice_cells: JuiceCellsOption = JuiceCells("target"),
     on_lf_error: OnErrorOption = LFErrors("raise"),

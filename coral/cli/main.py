@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 
@@ -54,14 +54,13 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (ValueError, FileNotFoundError, LabelingFunctionError, LabelPartError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
+        fail(str(exc))
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Stop with one ``error:`` line and exit code 1."""
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(1) from None
 
 
 def choices(name: str, values: Iterable[str]) -> type[Enum]:

@@ -26,7 +26,7 @@ def predict_command(
         Optional[Aggregation],
         typer.Option("--aggregate", help="For --model heuristics only: how LF votes combine (see coral label). Default: priority."),
     ] = None,
-    fit_on: Annotated[Optional[list[Path]], typer.Option(help="With --aggregate labelmodel: fit the LabelModel on these unlabeled corpora instead of on the input.")] = None,
+    fit_on: Annotated[Optional[list[Path]], typer.Option(help="With --aggregate labelmodel: fit the LabelModel on these unlabeled corpora instead of on the input. Default: fit on the input.")] = None,
     format: FormatOption = None,
     with_source: Annotated[bool, typer.Option("--with-source", help="Also write each cell's code (every line names its notebook's path and the cell index).")] = False,
     juice_cells: JuiceCellsOption = JuiceCells("target"),

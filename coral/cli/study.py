@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from coral.cli.main import app, user_errors
+from coral.cli.main import app, choices, user_errors
 
 study_app = typer.Typer(help="Studies over predicted stages: composition, transitions, comparisons, citations, functions.", no_args_is_help=True)
 app.add_typer(study_app, name="study")
@@ -21,6 +21,7 @@ Metadata = Annotated[Optional[Path], typer.Option("--metadata", help="CSV/TSV/Pa
 Key = Annotated[Optional[str], typer.Option("--key", help="Metadata column to join on. Default: notebook_id if the table has it, else repo.")]
 
 _LOG_BASES = {"e": math.e, "2": 2.0, "10": 10.0}
+LogBase = choices("LogBase", _LOG_BASES)
 
 
 def _report(run: Callable[[], object]) -> None:
@@ -40,7 +41,7 @@ def composition(
     by: By = "notebook_id",
     metadata: Metadata = None,
     key: Key = None,
-    log_base: Annotated[str, typer.Option("--log-base", help="Logarithm of the stage entropy: e (nats), 2 (bits) or 10.")] = "e",
+    log_base: Annotated[LogBase, typer.Option("--log-base", help="Logarithm of the stage entropy: e (nats), 2 (bits) or 10.")] = LogBase("e"),
     bins: Annotated[int, typer.Option(help="Position bins for the where-stages-occur profile.", min=1)] = 10,
 ) -> None:
     """Stage fractions of code lines and cells, stage entropy, where stages occur.
@@ -51,9 +52,7 @@ def composition(
     """
     from coral.studies import composition as study
 
-    if log_base not in _LOG_BASES:
-        raise typer.BadParameter(f"choose one of {', '.join(_LOG_BASES)}", param_hint="--log-base")
-    _report(lambda: study.run(predictions, out, by=by, log_base=_LOG_BASES[log_base], bins=bins, metadata=metadata, key=key))
+    _report(lambda: study.run(predictions, out, by=by, log_base=_LOG_BASES[log_base.value], bins=bins, metadata=metadata, key=key))
 
 
 @study_app.command("transitions")

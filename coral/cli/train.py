@@ -45,7 +45,7 @@ def train_command(
     lfs: LFsOption = list(DEFAULT_LF_SETS),
     aggregate: AggregateOption = Aggregation("priority"),
     config: Annotated[Optional[Path], typer.Option(help="JSON/YAML mapping of encoder parameters, by group (graph: {max_nodes: 120}) or as graph__max_nodes: 120; options given here override it. Default: the encoder's defaults.")] = None,
-    param: Annotated[Optional[list[str]], typer.Option("--param", help="Any encoder parameter as GROUP__NAME=VALUE (e.g. graph__masked=false, model__n_topics=20, training__lr=3e-4); a name only one group has may stand alone (masked=false); repeatable. See docs/encoders.md.")] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", help="Any encoder parameter as GROUP__NAME=VALUE (e.g. graph__masked=false, model__n_topics=20, training__lr=3e-4); a name only one group has may stand alone (masked=false); repeatable. See docs/encoders.md. Default: none.")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Training epochs (torch encoders). Default: the encoder's (docs/encoders.md).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Cells per batch (torch encoders). Default: the encoder's.")] = None,
     d_model: Annotated[Optional[int], typer.Option(help="Hidden size (torch encoders). Default: the encoder's.")] = None,
