@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 
 from coral.cli.main import (
-    DEFAULT_LF_SETS, Corpora, FormatOption, JuiceCells, JuiceCellsOption, LFErrors, LFsOption, OnErrorOption,
+    Corpora, FormatOption, JuiceCells, JuiceCellsOption, LFErrors, LFsOption, OnErrorOption,
     SchedulerOption, app, report_problems, user_errors,
 )
+from coral.labeling.lfsets import DEFAULT_LF_SETS
 
 
 @app.command("label")

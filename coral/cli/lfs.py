@@ -8,16 +8,17 @@ from typing import Annotated, Optional
 import typer
 
 from coral.cli.main import (
-    DEFAULT_LF_SETS, FormatOption, JuiceCells, JuiceCellsOption, LFErrors, LFsOption, OnErrorOption, app,
+    FormatOption, JuiceCells, JuiceCellsOption, LFErrors, LFsOption, OnErrorOption, app,
     report_problems, user_errors,
 )
+from coral.labeling.lfsets import BUILTIN_LF_SETS, DEFAULT_LF_SETS
 
 lfs_app = typer.Typer(help="Labeling functions: list, analyze and fit a label model.", no_args_is_help=True)
 app.add_typer(lfs_app, name="lfs")
 
 
 @lfs_app.command("list")
-def lfs_list_command(lfs: LFsOption = ["paper", "extended"]) -> None:
+def lfs_list_command(lfs: LFsOption = list(BUILTIN_LF_SETS)) -> None:
     """List LFs by name with what each is for (a seed rule's description, or the docstring)."""
     from coral.labeling.lfsets import describe_lf, load_lfs
 

@@ -16,7 +16,7 @@ import typer
 
 from coral.corpora.readers import FORMAT_ALIASES, FORMATS
 from coral.labeling.aggregate import AGGREGATION_METHODS
-from coral.labeling.lfsets import BUILTIN_LF_SETS, DEFAULT_LF_SETS
+from coral.labeling.lfsets import BUILTIN_LF_SETS
 
 app = typer.Typer(
     name="coral",

@@ -8,9 +8,10 @@ from typing import Annotated, Optional
 import typer
 
 from coral.cli.main import (
-    DEFAULT_LF_SETS, LFS_HELP, Aggregation, Corpora, DeviceOption, FormatOption, JuiceCells, JuiceCellsOption, ModelOption,
+    LFS_HELP, Aggregation, Corpora, DeviceOption, FormatOption, JuiceCells, JuiceCellsOption, ModelOption,
     ThreadsOption, app, set_torch_threads, user_errors,
 )
+from coral.labeling.lfsets import DEFAULT_LF_SETS
 
 
 @app.command("predict")

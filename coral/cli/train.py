@@ -10,9 +10,10 @@ import typer
 import yaml
 
 from coral.cli.main import (
-    DEFAULT_LF_SETS, AggregateOption, Aggregation, Corpora, DeviceOption, FormatOption, JuiceCells, JuiceCellsOption,
+    AggregateOption, Aggregation, Corpora, DeviceOption, FormatOption, JuiceCells, JuiceCellsOption,
     LFsOption, ThreadsOption, app, choices, set_torch_threads, user_errors,
 )
+from coral.labeling.lfsets import DEFAULT_LF_SETS
 from coral.encoders.base import ENCODERS
 
 
