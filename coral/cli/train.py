@@ -13,8 +13,8 @@ from coral.cli.main import (
     AggregateOption, Aggregation, Corpora, DeviceOption, FormatOption, JuiceCells, JuiceCellsOption,
     LFsOption, ThreadsOption, app, choices, set_torch_threads, user_errors,
 )
-from coral.labeling.lfsets import DEFAULT_LF_SETS
 from coral.encoders.base import ENCODERS
+from coral.labeling.lfsets import DEFAULT_LF_SETS
 
 
 Encoder = choices("Encoder", ENCODERS)
