@@ -84,13 +84,8 @@ LFS_HELP = (
     "@labeling_function LFs, or a module name. Repeat to combine."
 )
 LFsOption = Annotated[list[str], typer.Option("--lfs", help=LFS_HELP)]
-AggregateOption = Annotated[
-    Aggregation,
-    typer.Option(
-        "--aggregate",
-        help="How LF votes combine: priority (the paper's stage order), majority, or labelmodel (Snorkel's LabelModel, soft labels).",
-    ),
-]
+AGGREGATE_HELP = "How LF votes combine: priority (the paper's stage order), majority, or labelmodel (Snorkel's LabelModel, soft labels)."
+AggregateOption = Annotated[Aggregation, typer.Option("--aggregate", help=AGGREGATE_HELP)]
 OnErrorOption = Annotated[
     LFErrors,
     typer.Option("--on-lf-error", help="An LF that raises: stop with an error naming the LF and cell (raise), or log it and abstain (log)."),

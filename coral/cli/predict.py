@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from coral.cli.main import (
-    LFS_HELP, Aggregation, Corpora, DeviceOption, FormatOption, JuiceCells, JuiceCellsOption, ModelOption,
+    AGGREGATE_HELP, LFS_HELP, Aggregation, Corpora, DeviceOption, FormatOption, JuiceCells, JuiceCellsOption, ModelOption,
     ThreadsOption, app, set_torch_threads, user_errors,
 )
 from coral.labeling.lfsets import DEFAULT_LF_SETS
@@ -25,7 +25,7 @@ def predict_command(
     ] = None,
     aggregate: Annotated[
         Optional[Aggregation],
-        typer.Option("--aggregate", help="For --model heuristics only: how LF votes combine (see coral label). Default: priority."),
+        typer.Option("--aggregate", help=f"For --model heuristics only: {AGGREGATE_HELP} Default: priority."),
     ] = None,
     fit_on: Annotated[Optional[list[Path]], typer.Option(help="With --aggregate labelmodel: fit the LabelModel on these unlabeled corpora instead of on the input. Default: fit on the input.")] = None,
     format: FormatOption = None,
