@@ -65,11 +65,11 @@ def main() -> None:
         timed("transitions.run", lambda: transitions.run(frame, out / "t"), n)
         timed("functions.run (8 functions)", lambda: functions.run(frame, out / "f"), n)
         if args.metadata:
-            timed("compare.run (repo unit, 9999 resamples)", lambda: compare.run(frame, args.metadata, args.group, out / "g", unit="repo"), n)
+            timed("compare.run (repo unit, 9999 resamples)", lambda: compare.run(frame, args.metadata, args.group, out / "g", by="repo"), n)
         if args.papers:
             files = synthetic_papers(out, args.papers)
             for scheduler in ("sync", "threads", "processes"):
-                timed(f"read_papers ({scheduler})", lambda: read_papers(files, scheduler=scheduler), args.papers, "papers")
+                timed(f"read_papers ({scheduler})", lambda: read_papers(files, dask_scheduler=scheduler), args.papers, "papers")
 
 
 if __name__ == "__main__":

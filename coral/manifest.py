@@ -89,7 +89,7 @@ def describe_stage_model(name: str, stage_model: object) -> dict[str, Any]:
 
     directory = DEFAULT_MODEL_DIR if name == "default" else Path(name) if Path(name).is_dir() else None
     if isinstance(stage_model, HeuristicStageModel):
-        return describe_model(name, directory, stage_model.lfs)
+        return describe_model(name, directory, stage_model.lf_specs)
     train = directory / "train.json" if directory is not None else None
     lfs = json.loads(train.read_text()).get("lfs", []) if train is not None and train.is_file() else []
     return describe_model(name, directory, lfs)

@@ -30,6 +30,12 @@ def is_covered(proba: np.ndarray) -> np.ndarray:
     return np.asarray(proba).sum(axis=-1) > 0
 
 
+def cell_position(rank, n_cells):
+    """Where a code cell sits in its notebook, in 0..1: the centre of its slot among the
+    notebook's ``n_cells`` code cells (``rank`` counts from 0). Works on numbers and arrays."""
+    return (rank + 0.5) / n_cells
+
+
 def stage_from_name(name: str) -> Stage:
     """Parse a stage name case-insensitively; raise a ValueError that lists the valid names."""
     try:

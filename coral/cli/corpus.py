@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from coral.cli.main import JuiceCells, JuiceCellsOption, app
+from coral.cli.main import FormatOption, JuiceCells, JuiceCellsOption, SchedulerOption, app, fail, user_errors
 from coral.corpora.parquet import ERRORS_FILE
 from coral.corpora.pipeline import corpus_stats, parse_corpus
-from coral.corpora.readers import FORMATS, ReaderOptions, normalize_format
+from coral.corpora.readers import ReaderOptions
 from coral.corpora.units import DEFAULT_NOTEBOOKS_PER_UNIT
 from coral.problems import UNIT_FAILED, ProblemLog
 
@@ -29,18 +29,6 @@ PathsArgument = Annotated[
         show_default=False,
     ),
 ]
-FormatOption = Annotated[
-    Optional[str],
-    typer.Option(
-        "--format",
-        "-f",
-        help=f"Force the input layout: {', '.join(FORMATS)} (or nbgrader). Guessed per file when omitted.",
-    ),
-]
-SchedulerOption = Annotated[
-    Optional[str],
-    typer.Option(help="Address of a Dask scheduler (tcp://host:8786) to run on a cluster; local processes when omitted."),
-]
 MaxCellOption = Annotated[
     int, typer.Option(help="Skip (and log as oversize) code cells longer than this many characters.", min=1)
 ]
@@ -48,19 +36,6 @@ MaxNotebookOption = Annotated[
     int, typer.Option(help="Skip (and log as oversize) notebooks or JSON lines larger than this many bytes.", min=1)
 ]
 _DEFAULTS = ReaderOptions()
-
-
-def _check_format(format: str | None) -> None:
-    """Refuse an unknown --format before any corpus is read."""
-    try:
-        normalize_format(format)
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--format") from None
-
-
-def _fail(error: Exception) -> NoReturn:
-    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
 
 
 def _options(max_cell_chars: int, max_notebook_bytes: int, juice_cells: JuiceCells) -> ReaderOptions:
@@ -110,7 +85,7 @@ def stats_command(
     format: FormatOption = None,
     errors: Annotated[
         Optional[Path],
-        typer.Option("--errors", help="Write every skipped notebook or cell (origin, id, reason) as JSON Lines here."),
+        typer.Option("--errors", help="Write every skipped notebook or cell (origin, id, reason) as JSON Lines here. Default: count them only."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON instead of tables.")] = False,
     top: Annotated[int, typer.Option(help="How many of the most common qualified APIs to list.")] = 20,
@@ -125,16 +100,15 @@ def stats_command(
     ] = 1,
     max_cell_chars: MaxCellOption = _DEFAULTS.max_code_cell_chars,
     max_notebook_bytes: MaxNotebookOption = _DEFAULTS.max_notebook_bytes,
-    juice_cells: JuiceCellsOption = JuiceCells.target,
+    juice_cells: JuiceCellsOption = JuiceCells("target"),
 ) -> None:
     """Count notebooks, cells, parse errors, skipped notebooks and the most common APIs.
 
     Reads and parses the corpus (streaming): cells (code / markdown), cells with syntax
     errors, notebooks and cells skipped by reason, and the qualified APIs most cells call.
     """
-    _check_format(format)
     problems = ProblemLog()
-    try:
+    with user_errors():
         stats = corpus_stats(
             paths,
             format,
@@ -144,8 +118,6 @@ def stats_command(
             scheduler=scheduler,
             workers=workers,
         )
-    except (ValueError, OSError) as error:
-        _fail(error)
     if errors is not None:
         problems.write_jsonl(errors)
     summary = stats.to_dict(top_apis=top)
@@ -165,7 +137,7 @@ def parse_command(
     scheduler: SchedulerOption = None,
     workers: Annotated[
         Optional[int],
-        typer.Option(help="Local worker processes (default: all cores); 1 runs in this process without Dask.", min=1),
+        typer.Option(help="Local worker processes; 1 runs in this process without Dask. Default: all cores.", min=1),
     ] = None,
     chunk_size: Annotated[
         int,
@@ -173,7 +145,7 @@ def parse_command(
     ] = DEFAULT_NOTEBOOKS_PER_UNIT,
     max_cell_chars: MaxCellOption = _DEFAULTS.max_code_cell_chars,
     max_notebook_bytes: MaxNotebookOption = _DEFAULTS.max_notebook_bytes,
-    juice_cells: JuiceCellsOption = JuiceCells.target,
+    juice_cells: JuiceCellsOption = JuiceCells("target"),
 ) -> None:
     """Parse the code cells of a corpus to Parquet, in parallel through Dask.
 
@@ -184,8 +156,7 @@ def parse_command(
     """
     if scheduler is not None and workers is not None:
         raise typer.BadParameter("give --scheduler or --workers, not both", param_hint="--workers")
-    _check_format(format)
-    try:
+    with user_errors():
         summary = parse_corpus(
             paths,
             out,
@@ -196,8 +167,6 @@ def parse_command(
             options=_options(max_cell_chars, max_notebook_bytes, juice_cells),
             progress=True,
         )
-    except (ValueError, OSError) as error:
-        _fail(error)
     console = Console()
     _print_stats(console, summary.stats.to_dict(top_apis=10), out / ERRORS_FILE)
     console.print(
@@ -206,4 +175,4 @@ def parse_command(
     )
     failed = summary.stats.notebook_problems[UNIT_FAILED]
     if failed:  # a worker died or the cluster failed: those parts are missing, and a rerun redoes them
-        _fail(RuntimeError(f"{failed} work units failed (see {out / ERRORS_FILE}); rerun the command to retry them"))
+        fail(f"{failed} work units failed (see {out / ERRORS_FILE}); rerun the command to retry them")

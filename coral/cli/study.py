@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from coral.cli.main import app
+from coral.cli.main import app, choices, user_errors
 
 study_app = typer.Typer(help="Studies over predicted stages: composition, transitions, comparisons, citations, functions.", no_args_is_help=True)
 app.add_typer(study_app, name="study")
@@ -18,24 +17,15 @@ app.add_typer(study_app, name="study")
 Predictions = Annotated[list[Path], typer.Argument(help="Predictions JSONL file(s) written by `coral predict`.", exists=True, dir_okay=False)]
 OutDir = Annotated[Path, typer.Option("--out", help="Directory for the CSV and Markdown tables, PNG and PDF figures, and problems.jsonl.")]
 By = Annotated[str, typer.Option("--by", help="Unit of analysis: notebook_id, repo, role (the cells' nbgrader / JuICe / DSP role), or a metadata column; a unit concatenates its cells.")]
-Metadata = Annotated[Optional[Path], typer.Option("--metadata", help="CSV/TSV/Parquet table keyed by notebook_id or repo; its columns become usable as --by / --group.", exists=True, dir_okay=False)]
-Key = Annotated[Optional[str], typer.Option("--key", help="Metadata column to join on (default: notebook_id if present, else repo).")]
+Metadata = Annotated[Optional[Path], typer.Option("--metadata", help="CSV/TSV/Parquet table keyed by notebook_id or repo; its columns become usable as --by / --group. Default: none.", exists=True, dir_okay=False)]
+Key = Annotated[Optional[str], typer.Option("--key", help="Metadata column to join on. Default: notebook_id if the table has it, else repo.")]
 
 _LOG_BASES = {"e": math.e, "2": 2.0, "10": 10.0}
-
-
-@contextmanager
-def _clean_errors() -> Iterator[None]:
-    """Bad input is the user's to fix: show the message, not a traceback."""
-    try:
-        yield
-    except (ValueError, FileNotFoundError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from exc
+LogBase = choices("LogBase", _LOG_BASES)
 
 
 def _report(run: Callable[[], object]) -> None:
-    with _clean_errors():
+    with user_errors():
         output = run()
     typer.echo(f"wrote {len(output.files)} files to {output.out_dir}")
     counts = output.problems.by_reason()
@@ -51,7 +41,7 @@ def composition(
     by: By = "notebook_id",
     metadata: Metadata = None,
     key: Key = None,
-    log_base: Annotated[str, typer.Option("--log-base", help="Logarithm of the stage entropy: e (nats), 2 (bits) or 10.")] = "e",
+    log_base: Annotated[LogBase, typer.Option("--log-base", help="Logarithm of the stage entropy: e (nats), 2 (bits) or 10.")] = LogBase("e"),
     bins: Annotated[int, typer.Option(help="Position bins for the where-stages-occur profile.", min=1)] = 10,
 ) -> None:
     """Stage fractions of code lines and cells, stage entropy, where stages occur.
@@ -62,9 +52,7 @@ def composition(
     """
     from coral.studies import composition as study
 
-    if log_base not in _LOG_BASES:
-        raise typer.BadParameter(f"choose one of {', '.join(_LOG_BASES)}", param_hint="--log-base")
-    _report(lambda: study.run(predictions, out, by=by, log_base=_LOG_BASES[log_base], bins=bins, metadata=metadata, key=key))
+    _report(lambda: study.run(predictions, out, by=by, log_base=_LOG_BASES[log_base.value], bins=bins, metadata=metadata, key=key))
 
 
 @study_app.command("transitions")
@@ -85,10 +73,10 @@ def compare(
     predictions: Predictions,
     out: OutDir,
     group: Annotated[str, typer.Option("--group", help="Column whose values define the groups: a metadata column, or role to compare the cells of each unit by role.")],
-    metadata: Annotated[Optional[Path], typer.Option("--metadata", help="CSV/TSV/Parquet table keyed by notebook_id or repo with the group column; not needed for --group role.", exists=True, dir_okay=False)] = None,
+    metadata: Annotated[Optional[Path], typer.Option("--metadata", help="CSV/TSV/Parquet table keyed by notebook_id or repo with the group column; not needed for --group role. Default: none.", exists=True, dir_okay=False)] = None,
     key: Key = None,
-    unit: Annotated[str, typer.Option("--unit", help="Unit of analysis: notebook_id, or repo to concatenate each repository's notebooks.")] = "notebook_id",
-    measure: Annotated[Optional[list[str]], typer.Option("--measure", help="Measure to compare (repeatable); default: line fraction per stage, transition rate, entropy.")] = None,
+    by: Annotated[str, typer.Option("--by", help="Unit of analysis: notebook_id, or repo to concatenate each repository's notebooks.")] = "notebook_id",
+    measure: Annotated[Optional[list[str]], typer.Option("--measure", help="Measure to compare (repeatable). Default: line fraction per stage, transition rate, entropy.")] = None,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples for the 95% CIs.", min=100)] = 9999,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
 ) -> None:
@@ -102,7 +90,7 @@ def compare(
     from coral.studies import compare as study
 
     measures = tuple(measure) if measure else study.DEFAULT_MEASURES
-    _report(lambda: study.run(predictions, metadata, group, out, key=key, unit=unit, measures=measures, n_resamples=resamples, seed=seed))
+    _report(lambda: study.run(predictions, metadata, group, out, key=key, by=by, measures=measures, n_resamples=resamples, seed=seed))
 
 
 @study_app.command("citations")
@@ -110,12 +98,12 @@ def citations(
     predictions: Predictions,
     out: OutDir,
     papers: Annotated[list[Path], typer.Option("--papers", help="Paper corpus JSON Lines file or folder of them, S2ORC/GORC layout (.gz/.bz2 fine; repeatable).", exists=True)],
-    citation_table: Annotated[Optional[Path], typer.Option("--citations", help="Table with paper_id and citations columns; overrides counts in the corpus.", exists=True, dir_okay=False)] = None,
+    citation_table: Annotated[Optional[Path], typer.Option("--citations", help="Table with paper_id and citations columns; overrides counts in the corpus. Default: the corpus's counts.", exists=True, dir_okay=False)] = None,
     metadata: Metadata = None,
     key: Key = None,
     all_papers: Annotated[bool, typer.Option("--all-papers", help="Keep papers without GitHub references (R3 then contrasts against all papers).")] = False,
     min_papers: Annotated[int, typer.Option(help="Fit a regression only with at least this many papers.", min=2)] = 20,
-    scheduler: Annotated[Optional[str], typer.Option(help="dask scheduler for reading papers: processes, threads or sync.")] = None,
+    dask_scheduler: Annotated[Optional[str], typer.Option("--dask-scheduler", help="How dask.bag reads the papers: processes, threads or sync. Default: dask's (processes).")] = None,
 ) -> None:
     """Link papers to notebooks and regress citations on how the notebooks look.
 
@@ -126,14 +114,14 @@ def citations(
     from coral.studies import citations as study
 
     _report(lambda: study.run(predictions, papers, out, citations=citation_table, metadata=metadata, key=key,
-                              all_papers=all_papers, min_papers=min_papers, scheduler=scheduler))
+                              all_papers=all_papers, min_papers=min_papers, dask_scheduler=dask_scheduler))
 
 
 @study_app.command("functions")
 def functions(
     predictions: Predictions,
     out: OutDir,
-    function: Annotated[Optional[list[str]], typer.Option("--function", help="Qualified function (repeatable); default: the CORAL paper's Table IV list.")] = None,
+    function: Annotated[Optional[list[str]], typer.Option("--function", help="Qualified function (repeatable). Default: the CORAL paper's Table IV list.")] = None,
 ) -> None:
     """Stages of the cells that call given functions (the CORAL paper's Table IV)."""
     from coral.studies import functions as study

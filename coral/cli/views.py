@@ -8,10 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from coral.cli.labeling import FormatOption, _user_errors
-from coral.cli.main import DeviceOption, TrustCodeOption, app
+from coral.cli.main import DeviceOption, FormatOption, ModelOption, TrustCodeOption, app, fail, user_errors
 
-ModelOption = Annotated[str, typer.Option("--model", help="Stage model: 'default' (shipped), 'heuristics', or a model directory.")]
 Notebooks = Annotated[list[Path], typer.Argument(help="Notebooks (.ipynb), folders or archives of them, or JSON Lines shards of notebooks.")]
 
 
@@ -32,7 +30,7 @@ def _echo_problems(problems, errors_file: Path | None) -> None:
 @app.command("annotate")
 def annotate_command(
     notebooks: Notebooks,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the labelled copies here, as <notebook id>.ipynb.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the labelled copies here, as <notebook id>.ipynb. Default: none (use --in-place).")] = None,
     in_place: Annotated[bool, typer.Option("--in-place", help="Rewrite the notebooks themselves (.ipynb files only), keeping each as <name>.ipynb.bak.")] = False,
     model: ModelOption = "default",
     headers: Annotated[bool, typer.Option("--headers", help="Also insert a markdown header cell '## Stage: <Stage>' where the stage changes.")] = False,
@@ -52,7 +50,7 @@ def annotate_command(
     from coral.views.labelled import load_stage_model
 
     started = time.perf_counter()
-    with _user_errors():
+    with user_errors():
         stage_model = None if strip else load_stage_model(model, device=device, trust_code=trust_code)
         run = annotate(notebooks, stage_model, model, out_dir=out, in_place=in_place, headers=headers, strip=strip, format=format)
     if out is not None and run.written:
@@ -67,8 +65,7 @@ def annotate_command(
     typer.echo(f"{done} {len(run.written)} notebooks {where}")
     _echo_problems(run.problems, out / "annotate.errors.jsonl" if out is not None and run.written else None)
     if not run.written:
-        typer.secho("error: no notebook could be written; see the problems above", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1)
+        fail("no notebook could be written; see the problems above")
 
 
 @app.command("report")
@@ -79,7 +76,7 @@ def report_command(
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
     model: ModelOption = "default",
-    predictions: Annotated[Optional[Path], typer.Option("--predictions", help="Show these predictions (from coral predict / coral run) instead of predicting with --model.")] = None,
+    predictions: Annotated[Optional[Path], typer.Option("--predictions", help="Show these predictions (from coral predict / coral run) instead of predicting with --model. Default: predict.")] = None,
     title: Annotated[str, typer.Option(help="The report's title.")] = "coral report",
     format: FormatOption = None,
     device: DeviceOption = "auto",
@@ -95,7 +92,7 @@ def report_command(
     from coral.views.report import write_report
 
     problems = ProblemLog()
-    with _user_errors():
+    with user_errors():
         if predictions is not None:
             labelled = labelled_from_predictions(predictions, notebooks or [], problems, format)
             source = str(predictions)
@@ -113,7 +110,7 @@ def report_command(
 def show_command(
     notebook: Annotated[Path, typer.Argument(help="A notebook (.ipynb), or a folder, archive or shard of them.")],
     model: ModelOption = "default",
-    only: Annotated[Optional[str], typer.Option("--only", help="Show only the cells of this stage (IMPORT, WRANGLE, EXPLORE, MODEL, EVALUATE).")] = None,
+    only: Annotated[Optional[str], typer.Option("--only", help="Show only the cells of this stage (IMPORT, WRANGLE, EXPLORE, MODEL, EVALUATE). Default: every stage.")] = None,
     low_confidence: Annotated[bool, typer.Option("--low-confidence", help="Show only cells whose stage has a probability under 0.5, or no stage.")] = False,
     format: FormatOption = None,
     device: DeviceOption = "auto",
@@ -131,12 +128,11 @@ def show_command(
     problems = ProblemLog()
     console = Console()
     shown = 0
-    with _user_errors():
+    with user_errors():
         stage = stage_from_name(only).name if only else None
         for labelled in label_notebooks([notebook], load_stage_model(model, device=device, trust_code=trust_code), problems, format):
             shown += 1
             show_notebook(labelled, console, only=stage, low_confidence=low_confidence)
     _echo_problems(problems, None)
     if not shown:
-        typer.secho(f"error: no notebook could be read from {notebook}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1)
+        fail(f"no notebook could be read from {notebook}")

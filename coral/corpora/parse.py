@@ -20,6 +20,7 @@ from coral.corpora.magics import rewrite_magics
 from coral.corpora.records import ASTGraph, Cell, Notebook, ParsedCell
 from coral.corpora.resolve import UNKNOWN, Scope, Value, typed_names
 from coral.problems import UNPARSABLE_CELL, ProblemLog, problem_log
+from coral.stages import cell_position
 
 MAX_VALUE_CHARS = 64  # identifier and literal text kept in the graph
 
@@ -553,9 +554,8 @@ def parse_notebook(notebook: Notebook, problems: ProblemLog | None = None) -> li
         except (TypeError, ValueError, RecursionError, MemoryError) as error:
             detail = f"{type(error).__name__}: {error}"
             problem_log(problems).add(notebook.origin, cell.id, UNPARSABLE_CELL, detail)
-    last = max(len(code_cells) - 1, 1)
     return [
-        _parsed_cell(cell, facts[position], position / last)
+        _parsed_cell(cell, facts[position], cell_position(position, len(code_cells)))
         for position, cell in enumerate(code_cells)
         if position in facts and not cell.context_only
     ]

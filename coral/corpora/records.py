@@ -82,7 +82,7 @@ class ParsedCell:
     id: str
     notebook_id: str
     index: int  # cell index in the notebook (all cells)
-    position: float  # 0..1: rank of this code cell among the notebook's code cells
+    position: float  # 0..1: coral.stages.cell_position of this code cell among the notebook's code cells
     source: str
     markdown_above: str
     execution_count: int | None

@@ -20,6 +20,7 @@ from coral.corpora.cells import read_cells
 from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.records import ParsedCell
 from coral.labeling.aggregate import AggregationMethod
+from coral.labeling.lfsets import DEFAULT_LF_SETS
 from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
 from coral.predictions import Prediction, predictions_from_proba, write_predictions
 from coral.problems import ProblemLog
@@ -44,7 +45,7 @@ class NoUsableInputError(ValueError):
 def load_stage_model(
     name_or_dir: str | Path,
     *,
-    lfs: Sequence[str] | None = None,
+    lf_specs: Sequence[str] | None = None,
     aggregation: AggregationMethod | None = None,
     device: str = "auto",
     trust_code: bool = False,
@@ -52,14 +53,14 @@ def load_stage_model(
     """Resolve ``--model``: ``heuristics`` (LFs + aggregation), ``default`` (the packaged
     model), a saved heuristics directory, or a trained encoder directory.
 
-    ``lfs`` and ``aggregation`` configure ``heuristics`` only; elsewhere they are an error,
+    ``lf_specs`` and ``aggregation`` configure ``heuristics`` only; elsewhere they are an error,
     because a saved model fixes them. An encoder computes on ``device``; the heuristics run
     on the CPU whatever it says. A saved model whose LFs are code loads only with ``trust_code``.
     """
     spec = str(name_or_dir)
     if spec == "heuristics":
-        return HeuristicStageModel(lfs=tuple(lfs or ("paper",)), aggregation=aggregation or "priority")
-    if lfs or aggregation:
+        return HeuristicStageModel(lf_specs=tuple(lf_specs or DEFAULT_LF_SETS), aggregation=aggregation or "priority")
+    if lf_specs or aggregation:
         raise ValueError(f"--lfs and --aggregate configure the 'heuristics' model, not {spec!r}")
     if spec == "default":
         if not DEFAULT_MODEL_DIR.is_dir():

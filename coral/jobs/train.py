@@ -23,6 +23,8 @@ from coral.corpora.readers import ReaderOptions
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import Encoder, make_encoder
 from coral.jobs.evaluate import read_gold
+from coral.labeling.aggregate import AggregationMethod
+from coral.labeling.lfsets import DEFAULT_LF_SETS
 from coral.labeling.model import HeuristicStageModel
 from coral.problems import ProblemLog
 from coral.stages import STAGE_NAMES, is_covered
@@ -40,7 +42,7 @@ class TrainRun:
     params: dict[str, Any]
     corpus: list[str]
     lfs: list[str]
-    label_model: str
+    aggregation: str
     excluded_by: list[str]
     max_cells: int | None
     seed: int
@@ -82,11 +84,11 @@ def subsample_notebooks(cells: list[ParsedCell], max_cells: int, seed: int) -> l
     return [cell for cell in cells if cell.notebook_id in chosen]
 
 
-def weak_labels(cells: Sequence[ParsedCell], lf_specs: Sequence[str], label_model: str, problems: ProblemLog,
+def weak_labels(cells: Sequence[ParsedCell], lf_specs: Sequence[str], aggregation: AggregationMethod, problems: ProblemLog,
                 progress: bool = False) -> np.ndarray:
     """(n, 5) weak labels: the ``heuristics`` stage model of ``coral predict`` with these LF sets
     and aggregation (LF errors logged, not raised); all-zero rows where no LF fires."""
-    model = HeuristicStageModel(lfs=tuple(lf_specs), aggregation=label_model, on_error="log")
+    model = HeuristicStageModel(lf_specs=tuple(lf_specs), aggregation=aggregation, on_error="log")
     return model.predict_proba(cells, problems=problems, progress=progress).astype(np.float32)
 
 
@@ -95,8 +97,8 @@ def train_from_corpus(
     corpus: Sequence[str | Path],
     out: str | Path,
     *,
-    lfs: Sequence[str] = ("paper",),
-    label_model: str = "priority",
+    lf_specs: Sequence[str] = DEFAULT_LF_SETS,
+    aggregation: AggregationMethod = "priority",
     params: dict[str, Any] | None = None,
     format: str | None = None,
     options: ReaderOptions | None = None,
@@ -106,13 +108,13 @@ def train_from_corpus(
     resume: bool = False,
     progress: bool = True,
 ) -> tuple[Encoder, TrainRun]:
-    """Read and parse ``corpus`` (with reader ``options``), label it with ``lfs`` + ``label_model``,
+    """Read and parse ``corpus`` (with reader ``options``), label it with ``lf_specs`` + ``aggregation``,
     fit ``encoder``, save to ``out``."""
     started = time.perf_counter()
     out = Path(out)
     model = make_encoder(encoder, **(params or {}))  # fails fast on a bad parameter, before reading
-    run = TrainRun(encoder=encoder, params=model.get_params(), corpus=[str(p) for p in corpus], lfs=list(lfs),
-                   label_model=label_model, excluded_by=[str(p) for p in exclude], max_cells=max_cells, seed=seed)
+    run = TrainRun(encoder=encoder, params=model.get_params(), corpus=[str(p) for p in corpus], lfs=list(lf_specs),
+                   aggregation=aggregation, excluded_by=[str(p) for p in exclude], max_cells=max_cells, seed=seed)
     problems = ProblemLog()
     skip_cells, skip_notebooks = excluded_ids(exclude)
     cells = []
@@ -125,7 +127,7 @@ def train_from_corpus(
         cells = subsample_notebooks(cells, max_cells, seed)
     if not cells:
         raise ValueError(f"no usable code cell in {', '.join(run.corpus)} (see the problems: {dict(problems.by_reason())})")
-    y = weak_labels(cells, lfs, label_model, problems, progress)
+    y = weak_labels(cells, lf_specs, aggregation, problems, progress)
     run.n_cells, run.n_covered = len(cells), int(is_covered(y).sum())
     run.weak_label_counts = {name: round(float(v), 2) for name, v in zip(STAGE_NAMES, y.sum(axis=0))}
     out.mkdir(parents=True, exist_ok=True)

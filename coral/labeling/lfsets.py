@@ -37,6 +37,8 @@ def _extended() -> list[LabelingFunction]:
 
 
 BUILTIN_LF_SETS: dict[str, Callable[[], list[LabelingFunction]]] = {"paper": _paper, "extended": _extended}
+# the LF set every command and job uses unless told otherwise
+DEFAULT_LF_SETS: tuple[str, ...] = ("extended",)
 
 
 def load_lfs(name_or_path: str) -> list[LabelingFunction]:

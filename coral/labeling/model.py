@@ -21,7 +21,7 @@ from coral.atomic import write_text
 from coral.corpora.records import ParsedCell
 from coral.labeling.aggregate import AggregationMethod, aggregate, fit_label_model, load_label_model, save_label_model
 from coral.labeling.apply import OnError, apply_lfs
-from coral.labeling.lfsets import is_code_lf_spec, load_lf_sets, portable_lf_spec
+from coral.labeling.lfsets import DEFAULT_LF_SETS, is_code_lf_spec, load_lf_sets, portable_lf_spec
 from coral.problems import ProblemLog
 from coral.stages import N_STAGES, STAGE_NAMES, is_covered
 
@@ -33,20 +33,20 @@ LEGACY_LABEL_MODEL_FILE = "label_model.pkl"  # Snorkel's pickle, written by earl
 class HeuristicStageModel(BaseEstimator):
     """Stage probabilities from LF votes: ``predict_proba(cells)`` gives (n, 5), zero rows abstain.
 
-    ``lfs`` are LF-set specs as ``--lfs`` takes them (built-in names, seed files, .py files
+    ``lf_specs`` are LF-set specs as ``--lfs`` takes them (built-in names, seed files, .py files
     or modules); ``on_error`` is ``apply_lfs``'s policy for LFs that raise; ``seed`` and
     ``n_epochs`` configure the LabelModel's training.
     """
 
     def __init__(
         self,
-        lfs: Sequence[str] = ("paper",),
+        lf_specs: Sequence[str] = DEFAULT_LF_SETS,
         aggregation: AggregationMethod = "priority",
         on_error: OnError = "raise",
         seed: int = 0,
         n_epochs: int = 500,
     ) -> None:
-        self.lfs = lfs
+        self.lf_specs = lf_specs
         self.aggregation = aggregation
         self.on_error = on_error
         self.seed = seed
@@ -56,7 +56,7 @@ class HeuristicStageModel(BaseEstimator):
     def labeling_functions(self) -> list[LabelingFunction]:
         """The loaded LFs (loaded on first use, so that constructing the model is cheap)."""
         if getattr(self, "_labeling_functions", None) is None:
-            self._labeling_functions = load_lf_sets(self.lfs)
+            self._labeling_functions = load_lf_sets(self.lf_specs)
         return self._labeling_functions
 
     @property
@@ -102,7 +102,7 @@ class HeuristicStageModel(BaseEstimator):
         """Write ``heuristics.json`` (params, LF names) and, when fitted, the LabelModel."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        params = {**self.get_params(), "lfs": [portable_lf_spec(spec) for spec in self.lfs]}
+        params = {**self.get_params(), "lf_specs": [portable_lf_spec(spec) for spec in self.lf_specs]}
         meta = {"model": "heuristics", "params": params, "lf_names": self.lf_names, "stages": list(STAGE_NAMES)}
         label_model = getattr(self, "label_model_", None)
         if label_model is not None:
@@ -139,7 +139,7 @@ class HeuristicStageModel(BaseEstimator):
         model = cls(**params)
         if model.lf_names != meta["lf_names"]:
             raise ValueError(
-                f"{directory}: the LFs {meta['params']['lfs']} now have different names than when the model was "
+                f"{directory}: the LFs {meta['params']['lf_specs']} now have different names than when the model was "
                 "saved; refit it (coral lfs fit)"
             )
         if (directory / LABEL_MODEL_FILE).is_file():

@@ -47,7 +47,7 @@ def paper_files(paths: Iterable[str | Path]) -> list[str]:
 def read_papers(
     paths: Iterable[str | Path],
     problems: ProblemLog | None = None,
-    scheduler: str | None = None,
+    dask_scheduler: str | None = None,
     all_papers: bool = False,
 ) -> pd.DataFrame:
     """One row per paper: ``paper_id, title, year, domain, citations, repos`` (a list).
@@ -57,7 +57,7 @@ def read_papers(
     By default only papers that reference at least one GitHub repository are kept (a first
     pass finds them, so memory holds only those even on a full S2ORC release);
     ``all_papers=True`` keeps every paper. Records of one ``paper_id`` are merged.
-    ``scheduler`` is a dask scheduler name (``"threads"``, ``"processes"``, ``"sync"``);
+    ``dask_scheduler`` is a dask scheduler name (``"threads"``, ``"processes"``, ``"sync"``);
     by default dask's own choice for bags (processes).
     """
     files = paper_files(paths)
@@ -65,11 +65,11 @@ def read_papers(
     records = bag.filter(lambda r: "problem" not in r)
     bad_records = bag.filter(lambda r: "problem" in r)
     if all_papers:
-        found, bad = db.compute(records.foldby("paper_id", merge_facts, combine=merge_facts), bad_records, scheduler=scheduler)
+        found, bad = db.compute(records.foldby("paper_id", merge_facts, combine=merge_facts), bad_records, scheduler=dask_scheduler)
     else:  # first pass: which papers cite a repository (and the bad lines); second: merge only those
-        citing, bad = db.compute(records.filter(lambda r: bool(r["repos"])).pluck("paper_id").distinct(), bad_records, scheduler=scheduler)
+        citing, bad = db.compute(records.filter(lambda r: bool(r["repos"])).pluck("paper_id").distinct(), bad_records, scheduler=dask_scheduler)
         citing = set(citing)
-        found = records.filter(lambda r: r["paper_id"] in citing).foldby("paper_id", merge_facts, combine=merge_facts).compute(scheduler=scheduler)
+        found = records.filter(lambda r: r["paper_id"] in citing).foldby("paper_id", merge_facts, combine=merge_facts).compute(scheduler=dask_scheduler)
     problems = problem_log(problems)
     for record in bad:
         problems.add(record["origin"], None, record["problem"], record["detail"])
@@ -132,7 +132,7 @@ def run(
     key: str | None = None,
     all_papers: bool = False,
     min_papers: int = 20,
-    scheduler: str | None = None,
+    dask_scheduler: str | None = None,
 ) -> StudyOutput:
     """Link papers to notebooks and fit R1 (entropy), R2 (stage fractions x domain) and R3
     (has notebook); write the paper table, the links and the regression tables.
@@ -147,7 +147,7 @@ def run(
     frame = as_frame(preds, output.problems)
     if metadata is not None:
         frame = attach_metadata(frame, metadata, key, output.problems)
-    papers = read_papers(paper_paths, output.problems, scheduler, all_papers)
+    papers = read_papers(paper_paths, output.problems, dask_scheduler, all_papers)
     if citations is not None:
         papers = apply_citation_table(papers, citations)
     table = paper_table(papers, frame, output.problems)

@@ -1,7 +1,7 @@
 """Comparing groups of notebooks (or of repositories, papers...) defined by a metadata table,
 or groups of cells within them defined by a column of the predictions (``role``).
 
-The unit of analysis is ``unit`` (default ``notebook_id``; ``repo`` concatenates each
+The unit of analysis is ``by`` (default ``notebook_id``; ``repo`` concatenates each
 repository's notebooks, which avoids treating the notebooks of one repository as
 independent). Per group and measure: the mean with a percentile-bootstrap 95% CI
 (``scipy.stats.bootstrap``, seeded). Per pair of groups and measure: the difference of
@@ -160,7 +160,7 @@ def run(
     group: str,
     out_dir: str | Path,
     key: str | None = None,
-    unit: str = "notebook_id",
+    by: str = "notebook_id",
     measures: Sequence[str] = DEFAULT_MEASURES,
     confidence: float = 0.95,
     n_resamples: int = 9999,
@@ -178,7 +178,7 @@ def run(
     if metadata is None:
         if group not in frame.columns:
             raise ValueError(f"no column {group!r} in the predictions; give a metadata table that has it")
-        frame, unit = split_units(frame, unit, group)
+        frame, by = split_units(frame, by, group)
     else:
         frame = attach_metadata(frame, metadata, key, output.problems)
     if group not in frame.columns:
@@ -188,10 +188,10 @@ def run(
         if notebook_id not in uncovered:
             output.problems.add("compare", notebook_id, NO_GROUP, f"the metadata row has no {group} value; left out")
     frame = frame[frame[group].notna()]
-    summary = summarize(frame, unit, carry=[group])
+    summary = summarize(frame, by, carry=[group])
     unknown = [m for m in measures if m not in summary.columns]
     if unknown:
-        raise ValueError(f"unknown measures {', '.join(unknown)}; choose from {', '.join(c for c in summary.columns if c != unit)}")
+        raise ValueError(f"unknown measures {', '.join(unknown)}; choose from {', '.join(c for c in summary.columns if c != by)}")
     means = group_means(summary, group, measures, confidence, n_resamples, seed)
     tests = group_tests(summary, group, measures, confidence, n_resamples, seed)
     output.table("units", summary)

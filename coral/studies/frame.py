@@ -29,7 +29,7 @@ import pandas as pd
 
 from coral.predictions import Prediction, read_predictions
 from coral.problems import DUPLICATE_CELL, NO_METADATA, ProblemLog, problem_log
-from coral.stages import STAGE_NAMES
+from coral.stages import STAGE_NAMES, cell_position
 
 PredictionsLike = Union[str, Path, Sequence[Union[str, Path]], Iterable[Prediction], pd.DataFrame]
 
@@ -115,7 +115,7 @@ def load_predictions(source: PredictionsLike, problems: ProblemLog | None = None
     frame = frame.sort_values(["notebook_id", "index"], kind="stable").reset_index(drop=True)
     rank = frame.groupby("notebook_id", sort=False).cumcount()
     size = frame.groupby("notebook_id", sort=False)["id"].transform("size")
-    frame["position"] = (rank + 0.5) / size
+    frame["position"] = cell_position(rank, size)
     frame["labelled"] = frame["stage"].notna()
     return frame
 

@@ -247,13 +247,13 @@ def test_any_text_gives_a_valid_graph(source):
 def test_parse_notebook_returns_code_cells_in_file_order_with_positions():
     cells = parse_notebook(notebook("import os", "", "os.getcwd()"))
     assert [cell.id for cell in cells] == ["nb#1", "nb#2", "nb#3"]
-    assert [cell.position for cell in cells] == [0.0, 0.5, 1.0]
+    assert [cell.position for cell in cells] == pytest.approx([1 / 6, 1 / 2, 5 / 6])
     assert cells[2].apis == ["os.getcwd"]
     assert cells[0].markdown_above == "" and cells[0].notebook_id == "nb"
 
 
-def test_single_code_cell_has_position_zero():
-    assert parse_notebook(notebook("x = 1"))[0].position == 0.0
+def test_single_code_cell_sits_in_the_middle():
+    assert parse_notebook(notebook("x = 1"))[0].position == 0.5
 
 
 def test_unusable_cell_is_reported_not_dropped_silently(caplog):

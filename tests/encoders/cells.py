@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 
 from coral.corpora.records import ASTGraph, ParsedCell
+from tests.conftest import build_cell
 
 
 def ast_graph(source: str) -> ASTGraph:
@@ -30,13 +31,10 @@ def ast_graph(source: str) -> ASTGraph:
 
 def make_cell(source: str, markdown: str = "", notebook_id: str = "nb0", index: int = 0,
               apis: list[str] | None = None) -> ParsedCell:
+    """The shared ``build_cell`` factory with Python's real AST as the graph (encoders read it)."""
     lines = [line for line in source.splitlines() if line.strip() and not line.strip().startswith("#")]
-    return ParsedCell(
-        id=f"{notebook_id}#{index}", notebook_id=notebook_id, index=index, position=0.0, source=source,
-        markdown_above=markdown, execution_count=None, nbgrader=None, lines=len(lines), statements=len(lines),
-        imports=0, imported_modules=[], names_bound=[], single_expression=False, called_names=[],
-        apis=apis or [], magics=[], syntax_errors=0, graph=ast_graph(source),
-    )
+    return build_cell(source, id=f"{notebook_id}#{index}", markdown_above=markdown, lines=len(lines),
+                      statements=len(lines), apis=apis or [], graph=ast_graph(source))
 
 
 # One template per stage (IMPORT, WRANGLE, EXPLORE, MODEL, EVALUATE), varied by a suffix.

@@ -50,12 +50,12 @@ def test_saved_label_model_round_trip(tmp_path, make_cell, fixtures_dir):
                   called_names=["plt.plot"] if rng.random() < 0.3 else [], names_bound=["a"])
         for i in range(200)
     ]
-    model = HeuristicStageModel(lfs=("paper", user_lfs), aggregation="labelmodel", n_epochs=100).fit(train)
+    model = HeuristicStageModel(lf_specs=("paper", user_lfs), aggregation="labelmodel", n_epochs=100).fit(train)
     model.save(tmp_path / "lm")
     with pytest.raises(UnsafeModelFileError, match="my_lfs.py.*--trust-code"):  # its LFs are code
         load_stage_model(tmp_path / "lm")
     loaded = load_stage_model(tmp_path / "lm", trust_code=True)
-    assert isinstance(loaded, HeuristicStageModel) and loaded.lfs[1] == str((fixtures_dir / "labeling" / "my_lfs.py").resolve())
+    assert isinstance(loaded, HeuristicStageModel) and loaded.lf_specs[1] == str((fixtures_dir / "labeling" / "my_lfs.py").resolve())
     np.testing.assert_array_equal(loaded.predict_proba(train), model.predict_proba(train))
 
 

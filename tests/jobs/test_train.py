@@ -48,7 +48,7 @@ def corpus(tmp_path_factory):
 ])
 def test_train_writes_a_model_directory_that_predict_loads(corpus, tmp_path, encoder, options):
     out = tmp_path / "model"
-    result = CliRunner().invoke(app, ["train", "--encoder", encoder, "--corpus", str(corpus), "--lfs", "paper",
+    result = CliRunner().invoke(app, ["train", "--encoder", encoder, str(corpus), "--lfs", "paper",
                                       "--out", str(out), *options])
     assert result.exit_code == 0, result.output
     assert f"trained {encoder} on 42 cells" in result.output
@@ -68,11 +68,11 @@ def test_train_excludes_development_notebooks_and_reports_bad_options(corpus, tm
     gold.write_text(json.dumps({"id": first.id, "stage": "IMPORT"}) + "\n")
     out = tmp_path / "model"
     runner = CliRunner()
-    result = runner.invoke(app, ["train", "--encoder", "word2vec", "--corpus", str(corpus), "--out", str(out),
+    result = runner.invoke(app, ["train", "--encoder", "word2vec", str(corpus), "--out", str(out),
                                  "--exclude", str(gold), "--param", "tokens__min_token_count=1"])
     assert result.exit_code == 0, result.output
     assert "on 35 cells" in result.output and "7 excluded" in result.output  # the whole notebook is left out
-    bad = runner.invoke(app, ["train", "--encoder", "lda", "--corpus", str(corpus), "--out", str(out), "--param", "heads=2"])
+    bad = runner.invoke(app, ["train", "--encoder", "lda", str(corpus), "--out", str(out), "--param", "heads=2"])
     assert bad.exit_code == 1 and "no parameter(s) heads" in bad.output
 
 
@@ -80,7 +80,7 @@ def test_train_reads_a_parsed_directory_as_it_reads_the_corpus(corpus, tmp_path)
     parse_corpus([corpus], tmp_path / "parsed", workers=1)
     runs = {}
     for name, source in (("notebooks", corpus), ("parsed", tmp_path / "parsed")):
-        result = CliRunner().invoke(app, ["train", "--encoder", "word2vec", "--corpus", str(source), "--out",
+        result = CliRunner().invoke(app, ["train", "--encoder", "word2vec", str(source), "--out",
                                           str(tmp_path / name), "--param", "tokens__min_token_count=1"])
         assert result.exit_code == 0, result.output
         runs[name] = json.loads((tmp_path / name / "train.json").read_text())
@@ -93,7 +93,7 @@ def test_train_reads_a_parsed_directory_as_it_reads_the_corpus(corpus, tmp_path)
 def test_weak_labels_are_the_heuristics_model_predictions(corpus, aggregation):
     cells = list(read_cells([corpus]))
     y = weak_labels(cells, ["paper"], aggregation, ProblemLog())
-    expected = HeuristicStageModel(lfs=("paper",), aggregation=aggregation).predict_proba(cells)
+    expected = HeuristicStageModel(lf_specs=("paper",), aggregation=aggregation).predict_proba(cells)
     assert y.shape == (42, 5) and (y.sum(axis=1) > 0).any()
     assert np.allclose(y, expected, atol=1e-6)
 
@@ -102,7 +102,7 @@ def test_train_takes_nested_parameter_names_from_param_and_config(corpus, tmp_pa
     config = tmp_path / "config.yaml"
     config.write_text("model: {d_model: 16, d_ff: 32, n_topics: 4, layers: 1}\ntraining__batch_size: 8\n")
     out = tmp_path / "model"
-    result = CliRunner().invoke(app, ["train", "--corpus", str(corpus), "--out", str(out), "--config", str(config),
+    result = CliRunner().invoke(app, ["train", str(corpus), "--out", str(out), "--config", str(config),
                                       "--param", "graph__max_nodes=12", "--param", "training__grad_clip=0.5",
                                       "--param", "graph__min_token_count=1", "--epochs", "1", "--device", "cpu"])
     assert result.exit_code == 0, result.output
@@ -111,7 +111,7 @@ def test_train_takes_nested_parameter_names_from_param_and_config(corpus, tmp_pa
     assert params["model"] == {**params["model"], "d_model": 16, "d_ff": 32, "n_topics": 4, "layers": 1}
     assert params["training"]["grad_clip"] == 0.5 and params["training"]["batch_size"] == 8
     assert params["training"]["epochs"] == 1 and "device" not in params
-    bad = CliRunner().invoke(app, ["train", "--corpus", str(corpus), "--out", str(out), "--param", "graph__max_node=3"])
+    bad = CliRunner().invoke(app, ["train", str(corpus), "--out", str(out), "--param", "graph__max_node=3"])
     assert bad.exit_code == 1 and "graph__max_node" in bad.output
 
 
@@ -131,7 +131,7 @@ def test_train_reads_juice_cells_as_told(corpus, tmp_path, fixtures_dir):
     n_cells = {}
     for choice in ("target", "all"):
         out = tmp_path / choice
-        result = CliRunner().invoke(app, ["train", "--encoder", "word2vec", "--corpus", str(corpus), "--corpus", juice_file,
+        result = CliRunner().invoke(app, ["train", "--encoder", "word2vec", str(corpus), juice_file,
                                           "--juice-cells", choice, "--out", str(out), "--param", "tokens__min_token_count=1"])
         assert result.exit_code == 0, result.output
         n_cells[choice] = json.loads((out / "train.json").read_text())["n_cells"]

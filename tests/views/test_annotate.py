@@ -22,7 +22,7 @@ from .annotated import assert_only_coral_differs, flat_cells, is_header
 @pytest.fixture(scope="module")
 def heuristics():
     """The extended LFs: unlike the paper's set, they label the small fixtures' cells (``import pylab``)."""
-    return load_stage_model("heuristics", lfs=["extended"])
+    return load_stage_model("heuristics", lf_specs=["extended"])
 
 
 def _load(path: Path) -> dict:

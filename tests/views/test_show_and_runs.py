@@ -22,11 +22,19 @@ def churn():
 
 
 @pytest.fixture(scope="module")
-def heuristic_predictions(churn):
+def paper_heuristics(tmp_path_factory) -> str:
+    """A saved heuristics model with the paper's LFs, which leave some of churn's cells uncovered."""
+    from coral.labeling.model import HeuristicStageModel
+
+    return str(HeuristicStageModel(lf_specs=("paper",)).save(tmp_path_factory.mktemp("paper-heuristics")))
+
+
+@pytest.fixture(scope="module")
+def heuristic_predictions(churn, paper_heuristics):
     from coral.views.labelled import label_notebooks
     from coral.problems import ProblemLog
 
-    (labelled,) = label_notebooks([churn], load_stage_model("heuristics"), ProblemLog())
+    (labelled,) = label_notebooks([churn], load_stage_model(paper_heuristics), ProblemLog())
     return labelled
 
 
@@ -34,8 +42,8 @@ def _cell_headers(output: str) -> list[str]:
     return [line for line in output.splitlines() if "─  cell " in line]
 
 
-def test_show_prints_every_code_cell_with_its_stage_and_confidence(churn, heuristic_predictions):
-    result = CliRunner().invoke(app, ["show", str(churn), "--model", "heuristics"])
+def test_show_prints_every_code_cell_with_its_stage_and_confidence(churn, heuristic_predictions, paper_heuristics):
+    result = CliRunner().invoke(app, ["show", str(churn), "--model", paper_heuristics])
     assert result.exit_code == 0, result.output
     headers = _cell_headers(result.output)
     code = heuristic_predictions.notebook.code_cells
@@ -47,14 +55,14 @@ def test_show_prints_every_code_cell_with_its_stage_and_confidence(churn, heuris
     assert code[0].source.splitlines()[0] in result.output
 
 
-def test_show_only_one_stage_or_low_confidence(churn, heuristic_predictions):
-    result = CliRunner().invoke(app, ["show", str(churn), "--model", "heuristics", "--only", "model"])
+def test_show_only_one_stage_or_low_confidence(churn, heuristic_predictions, paper_heuristics):
+    result = CliRunner().invoke(app, ["show", str(churn), "--model", paper_heuristics, "--only", "model"])
     assert result.exit_code == 0, result.output
     expected = [i for i, p in heuristic_predictions.predictions.items() if p.stage == "MODEL"]
     assert expected and [h for h in _cell_headers(result.output)] and all("MODEL" in h for h in _cell_headers(result.output))
     assert len(_cell_headers(result.output)) == len(expected)
 
-    result = CliRunner().invoke(app, ["show", str(churn), "--model", "heuristics", "--low-confidence"])
+    result = CliRunner().invoke(app, ["show", str(churn), "--model", paper_heuristics, "--low-confidence"])
     assert result.exit_code == 0, result.output
     low = [p for p in heuristic_predictions.predictions.values() if p.stage is None or p.probs[p.stage] < 0.5]
     assert low and len(_cell_headers(result.output)) == len(low)

@@ -55,7 +55,7 @@ def test_tests_find_the_real_differences_only(two_groups):
 
 def test_run_compares_repositories_from_a_metadata_table(two_groups, tmp_path):
     frame, metadata = two_groups
-    output = compare.run(frame, metadata, "kind", tmp_path, unit="repo", n_resamples=500)
+    output = compare.run(frame, metadata, "kind", tmp_path, by="repo", n_resamples=500)
     assert {"units.csv", "group_means.md", "group_tests.csv", "comparison.png", "comparison.pdf"} <= {p.name for p in output.files}
     means = pd.read_csv(tmp_path / "group_means.csv")
     assert set(means["group"]) == {"a", "b"} and set(means["measure"]) == set(compare.DEFAULT_MEASURES)
@@ -64,7 +64,7 @@ def test_run_compares_repositories_from_a_metadata_table(two_groups, tmp_path):
 
 def test_groups_from_the_fixture_and_a_single_group_is_an_error(fixtures_dir, tmp_path):
     predictions = fixtures_dir / "studies" / "predictions.jsonl"
-    output = compare.run(predictions, fixtures_dir / "studies" / "repos.tsv", "course_or_tutorial", tmp_path, unit="repo", n_resamples=200)
+    output = compare.run(predictions, fixtures_dir / "studies" / "repos.tsv", "course_or_tutorial", tmp_path, by="repo", n_resamples=200)
     means = output.tables["group_means"].set_index(["group", "measure"])
     assert means.loc[("1", "frac_lines_EXPLORE"), "mean"] == pytest.approx(4 / 17)
     assert means.loc[("0", "frac_lines_EXPLORE"), "n"] == 0  # bob/other: every cell abstained

@@ -7,21 +7,23 @@ from typing import Annotated, Optional
 
 import typer
 
-from coral.cli.main import DeviceOption, JuiceCells, JuiceCellsOption, ThreadsOption, TrustCodeOption, app, set_torch_threads
+from coral.cli.main import (
+    DeviceOption, FormatOption, JuiceCells, JuiceCellsOption, ModelOption, ThreadsOption, TrustCodeOption, app, set_torch_threads, user_errors,
+)
 from coral.stages import STAGE_NAMES
 
 
 @app.command("run")
-def run(
+def run_command(
     inputs: Annotated[
         Optional[list[Path]],
         typer.Argument(help="Notebooks, folders, archives or corpus shards. Default: the example notebooks shipped with coral."),
     ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: predictions.jsonl, its errors file, study/, report.html and manifest.json.")] = Path("coral-demo"),
-    model: Annotated[str, typer.Option(help="Stage model: 'default' (shipped), 'heuristics', or a model directory.")] = "default",
-    format: Annotated[Optional[str], typer.Option("--format", "-f", help="Corpus format; guessed from the paths when not given.")] = None,
+    model: ModelOption = "default",
+    format: FormatOption = None,
     with_source: Annotated[bool, typer.Option("--with-source", help="Also write each cell's code into predictions.jsonl.")] = False,
-    juice_cells: JuiceCellsOption = JuiceCells.target,
+    juice_cells: JuiceCellsOption = JuiceCells("target"),
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
     trust_code: TrustCodeOption = False,
@@ -37,14 +39,11 @@ def run(
     from coral.jobs.run import run_main_job
 
     set_torch_threads(threads)
-    try:
+    with user_errors():
         result = run_main_job(
             inputs or [], out, model=model, format=format, with_source=with_source, device=device,
             options=ReaderOptions(juice_cells=juice_cells.value), trust_code=trust_code,
         )
-    except (ValueError, OSError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
     predictions = result.predictions
     typer.echo(f"{predictions.n_cells} code cells labelled ({predictions.n_covered} with a stage) -> {predictions.out}")
     for stage in (*STAGE_NAMES, None):

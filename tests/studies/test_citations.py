@@ -44,7 +44,7 @@ def test_repository_references_are_found_and_normalised(text, expected):
 def test_both_corpus_layouts_are_read_and_split_records_merged(studies_dir):
     problems = ProblemLog()
     files = [studies_dir / "papers-gorc.jsonl", studies_dir / "s2orc-metadata.jsonl", studies_dir / "s2orc-pdf-parses.jsonl.gz"]
-    papers = read_papers(files, problems, scheduler="sync").set_index("paper_id")
+    papers = read_papers(files, problems, dask_scheduler="sync").set_index("paper_id")
     assert sorted(papers.index) == ["p1", "p2", "s1", "s2"]  # p3 references no repository
     assert papers.loc["p1", "repos"] == ["alice/proj"] and papers.loc["p1", "citations"] == 3
     assert papers.loc["p2", "repos"] == ["bob/other", "carol/tool"] and papers.loc["p2", "citations"] == 10
@@ -53,9 +53,9 @@ def test_both_corpus_layouts_are_read_and_split_records_merged(studies_dir):
     assert pd.isna(papers.loc["s2", "year"]) and papers.loc["s2", "repos"] == ["dave/nothing_here"]
     bad = {p.origin.rsplit("/", 1)[-1]: p.reason for p in problems}
     assert bad == {"papers-gorc.jsonl:4": "malformed-paper", "papers-gorc.jsonl:5": "malformed-paper"}
-    everything = read_papers(files, scheduler="sync")
+    everything = read_papers(files, dask_scheduler="sync")
     assert len(everything) == 4
-    assert len(read_papers(files, scheduler="sync", all_papers=True)) == 5
+    assert len(read_papers(files, dask_scheduler="sync", all_papers=True)) == 5
 
 
 def test_a_missing_paper_file_is_named(tmp_path):
@@ -64,7 +64,7 @@ def test_a_missing_paper_file_is_named(tmp_path):
 
 
 def test_papers_are_linked_to_the_notebooks_of_their_repositories(studies_dir):
-    papers = read_papers([studies_dir / "papers-gorc.jsonl"], scheduler="sync")
+    papers = read_papers([studies_dir / "papers-gorc.jsonl"], dask_scheduler="sync")
     predictions = studies_dir / "predictions.jsonl"
     linked = link_papers(papers, predictions)
     assert linked.groupby("paper_id")["notebook_id"].nunique().to_dict() == {"p1": 2, "p2": 1}
@@ -82,7 +82,7 @@ def test_run_on_the_fixture_reports_what_it_could_not_fit(studies_dir, tmp_path)
         tmp_path,
         citations=studies_dir / "citations.csv",
         metadata=studies_dir / "notebooks.csv",
-        scheduler="sync",
+        dask_scheduler="sync",
     )
     papers = output.tables["papers"].set_index("paper_id")
     assert papers.loc["p1", "citations"] == 7  # from the citation table, not the corpus
@@ -120,7 +120,7 @@ def test_the_whole_pipeline_recovers_a_simulated_entropy_effect(tmp_path):
     corpus = tmp_path / "papers.jsonl"
     corpus.write_text("".join(json.dumps(p) + "\n" for p in papers))
 
-    output = citations.run(predictions, [corpus], tmp_path / "out", scheduler="sync")
+    output = citations.run(predictions, [corpus], tmp_path / "out", dask_scheduler="sync")
     coefficients = output.tables["regression_coefficients"].set_index(["model", "term"])
     r1 = coefficients.loc[("R1 entropy", "z_entropy")]
     assert r1["ci_low"] <= 0.35 <= r1["ci_high"]
@@ -139,12 +139,12 @@ def test_a_folder_stands_for_its_json_lines_files(studies_dir, tmp_path):
     for name in ("papers-gorc.jsonl", "s2orc-metadata.jsonl", "s2orc-pdf-parses.jsonl.gz"):
         shutil.copyfile(studies_dir / name, tmp_path / name)
     problems = ProblemLog()
-    papers = read_papers([tmp_path], problems, scheduler="sync")
+    papers = read_papers([tmp_path], problems, dask_scheduler="sync")
     assert sorted(papers["paper_id"]) == ["p1", "p2", "s1", "s2"] and len(problems) == 2
 
 
 def test_papers_whose_repositories_have_no_notebooks(studies_dir):
-    papers = read_papers([studies_dir / "papers-gorc.jsonl"], scheduler="sync")
+    papers = read_papers([studies_dir / "papers-gorc.jsonl"], dask_scheduler="sync")
     elsewhere = [Prediction("gh:x/y:a.ipynb#0", "MODEL", {}, "gh:x/y:a.ipynb", 0, 3, [])]
     table = paper_table(papers, elsewhere)
     assert table["has_notebook"].tolist() == [0, 0] and table["entropy_lines"].isna().all()

@@ -30,14 +30,14 @@ def test_composition_and_transitions_write_their_outputs(studies_dir, tmp_path):
 
 def test_compare_functions_and_citations(studies_dir, tmp_path):
     result = invoke("compare", studies_dir / "predictions.jsonl", "--out", tmp_path / "g", "--metadata", studies_dir / "repos.tsv",
-                    "--group", "course_or_tutorial", "--unit", "repo", "--resamples", "200")
+                    "--group", "course_or_tutorial", "--by", "repo", "--resamples", "200")
     assert result.exit_code == 0, result.output
     assert set(pd.read_csv(tmp_path / "g" / "group_means.csv")["group"]) == {0, 1}
     result = invoke("functions", studies_dir / "predictions.jsonl", "--out", tmp_path / "f", "--function", "seaborn.countplot")
     assert result.exit_code == 0, result.output
     assert pd.read_csv(tmp_path / "f" / "functions.csv")["n_EXPLORE"].tolist() == [1]
     result = invoke("citations", studies_dir / "predictions.jsonl", "--out", tmp_path / "p", "--papers", studies_dir / "papers-gorc.jsonl",
-                    "--citations", studies_dir / "citations.csv", "--scheduler", "sync")
+                    "--citations", studies_dir / "citations.csv", "--dask-scheduler", "sync")
     assert result.exit_code == 0, result.output
     assert "too-few-papers: 3" in result.output
 

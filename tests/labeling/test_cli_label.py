@@ -40,7 +40,7 @@ def test_label_writes_the_matrix_with_ids(notebook, tmp_path):
 
 def test_predict_then_evaluate(notebook, tmp_path):
     out = tmp_path / "preds.jsonl"
-    result = invoke("predict", notebook, "--out", out)
+    result = invoke("predict", notebook, "--model", "heuristics", "--lfs", "paper", "--out", out)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "preds.errors.jsonl").exists() and "0 problems" in result.output
     predictions = [json.loads(line) for line in out.read_text().splitlines()]
@@ -53,6 +53,16 @@ def test_predict_then_evaluate(notebook, tmp_path):
     report = json.loads(result.output)
     assert report["n_evaluated"] == 3 and report["missing_ids"] == ["churn.ipynb#9"]
     assert report["coverage"] == pytest.approx(2 / 3) and report["accuracy_on_covered"] == 1.0
+
+
+def test_predict_uses_the_shipped_model_by_default(notebook, tmp_path):
+    out = tmp_path / "preds.jsonl"
+    result = invoke("predict", notebook, "--device", "cpu", "--out", out)
+    assert result.exit_code == 0, result.output
+    predictions = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(predictions) == 6 and all(p["stage"] is not None for p in predictions)
+    manifest = json.loads((tmp_path / "preds.manifest.json").read_text())
+    assert "default" in json.dumps(manifest["model"])
 
 
 def test_analyze_with_gold_writes_markdown(notebook, tmp_path):
@@ -82,7 +92,7 @@ def test_lf_errors_are_named_on_the_command_line(notebook, fixtures_dir, tmp_pat
     assert "'divides_by_lines' failed on cell 'e.ipynb#0'" in result.output
     result = invoke("label", nb_dir, "--lfs", raising, "--out", tmp_path / "o", "--on-lf-error", "log")
     assert result.exit_code == 0 and "lf-error: 1" in result.output
-    result = invoke("predict", notebook, "--lfs", empty, "--out", tmp_path / "p.jsonl")
+    result = invoke("predict", notebook, "--model", "heuristics", "--lfs", empty, "--out", tmp_path / "p.jsonl")
     assert result.exit_code == 1 and f"{empty}: defines no labeling functions" in result.output
 
 

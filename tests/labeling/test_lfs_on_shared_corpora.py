@@ -27,7 +27,7 @@ def ucsd(shared_dir):
 
 def test_paper_heuristics_on_the_coral_sample(ucsd):
     cells, gold = ucsd
-    predictions = predict_cells(load_stage_model("heuristics"), cells)
+    predictions = predict_cells(load_stage_model("heuristics", lf_specs=["paper"]), cells)
     assert len(predictions) == len(cells) == 1000
     evaluation = evaluate_predictions(predictions, gold, random_seeds=100)
     assert evaluation.n_evaluated == 250 and not evaluation.missing_ids
@@ -38,9 +38,9 @@ def test_paper_heuristics_on_the_coral_sample(ucsd):
 
 def test_extended_lfs_cover_more_than_the_papers(ucsd):
     cells, gold = ucsd
-    paper = evaluate_predictions(predict_cells(load_stage_model("heuristics"), cells), gold, random_seeds=5)
+    paper = evaluate_predictions(predict_cells(load_stage_model("heuristics", lf_specs=["paper"]), cells), gold, random_seeds=5)
     extended = evaluate_predictions(
-        predict_cells(load_stage_model("heuristics", lfs=["extended"], aggregation="majority"), cells), gold,
+        predict_cells(load_stage_model("heuristics", lf_specs=["extended"], aggregation="majority"), cells), gold,
         random_seeds=5,
     )
     assert extended.coverage > paper.coverage + 0.15
@@ -56,7 +56,7 @@ def _aggregations_on_dev(cells, gold, methods):
     rows = [position[cell_id] for cell_id in gold]
     results = {}
     for method in methods:
-        proba = HeuristicStageModel(lfs=("extended",), aggregation=method).predict_proba_matrix(matrix.L)[rows]
+        proba = HeuristicStageModel(lf_specs=("extended",), aggregation=method).predict_proba_matrix(matrix.L)[rows]
         predicted = [STAGE_NAMES[row.argmax()] if row.any() else None for row in proba]
         results[method] = evaluate_stages(list(gold.values()), predicted, random_seeds=1)
     return results

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 import yaml
 
-from coral.cli.main import DeviceOption, JuiceCells, JuiceCellsOption, ThreadsOption, app, set_torch_threads
+from coral.cli.main import (
+    AggregateOption, Aggregation, Corpora, DeviceOption, FormatOption, JuiceCells, JuiceCellsOption,
+    LFsOption, ThreadsOption, app, choices, set_torch_threads, user_errors,
+)
+from coral.encoders.base import ENCODERS
+from coral.labeling.lfsets import DEFAULT_LF_SETS
 
 
-class EncoderName(str, Enum):
-    coral = "coral"
-    gnn = "gnn"
-    lda = "lda"
-    word2vec = "word2vec"
-
-
-class LabelModelName(str, Enum):
-    priority = "priority"
-    majority = "majority"
-    labelmodel = "labelmodel"
+Encoder = choices("Encoder", ENCODERS)
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -46,39 +40,39 @@ def _parse_param(assignment: str) -> tuple[str, Any]:
 
 @app.command("train")
 def train_command(
-    corpus: Annotated[list[Path], typer.Option("--corpus", help="Corpus file or folder (any format), or a parsed Parquet directory. Repeat to combine.")],
+    corpus: Corpora,
     out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write (weights, vocabulary, encoder.json, train.json, metrics.csv, checkpoints/).")],
-    encoder: Annotated[EncoderName, typer.Option(help="coral: the paper's graph-masked transformer; gnn: GATv2/GIN over the same graphs; lda / word2vec: gensim features + logistic regression.")] = EncoderName.coral,
-    lfs: Annotated[list[str], typer.Option("--lfs", help="LF set for the weak labels: paper, extended, a seed file, a .py file or a module. Repeat to combine.")] = ["paper"],
-    label_model: Annotated[LabelModelName, typer.Option(help="How LF votes become weak labels: priority (the paper's order), majority, or Snorkel's labelmodel (soft labels).")] = LabelModelName.priority,
-    config: Annotated[Optional[Path], typer.Option(help="JSON/YAML mapping of encoder parameters, by group (graph: {max_nodes: 120}) or as graph__max_nodes: 120; options given here override it.")] = None,
-    param: Annotated[Optional[list[str]], typer.Option("--param", help="Any encoder parameter as GROUP__NAME=VALUE (e.g. graph__masked=false, model__n_topics=20, training__lr=3e-4); a name only one group has may stand alone (masked=false); repeatable. See docs/encoders.md.")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Training epochs (torch encoders).", min=1)] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Cells per batch (torch encoders).", min=1)] = None,
-    d_model: Annotated[Optional[int], typer.Option(help="Hidden size (torch encoders).", min=1)] = None,
-    max_nodes: Annotated[Optional[int], typer.Option(help="M: AST nodes kept per cell, in preorder.", min=1)] = None,
+    encoder: Annotated[Encoder, typer.Option(help="coral: the paper's graph-masked transformer; gnn: GATv2/GIN over the same graphs; lda / word2vec: gensim features + logistic regression.")] = Encoder("coral"),
+    lfs: LFsOption = list(DEFAULT_LF_SETS),
+    aggregate: AggregateOption = Aggregation("priority"),
+    config: Annotated[Optional[Path], typer.Option(help="JSON/YAML mapping of encoder parameters, by group (graph: {max_nodes: 120}) or as graph__max_nodes: 120; options given here override it. Default: the encoder's defaults.")] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", help="Any encoder parameter as GROUP__NAME=VALUE (e.g. graph__masked=false, model__n_topics=20, training__lr=3e-4); a name only one group has may stand alone (masked=false); repeatable. See docs/encoders.md. Default: none.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Training epochs (torch encoders). Default: the encoder's (docs/encoders.md).", min=1)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Cells per batch (torch encoders). Default: the encoder's.", min=1)] = None,
+    d_model: Annotated[Optional[int], typer.Option(help="Hidden size (torch encoders). Default: the encoder's.", min=1)] = None,
+    max_nodes: Annotated[Optional[int], typer.Option(help="M: AST nodes kept per cell, in preorder. Default: the encoder's.", min=1)] = None,
     no_markdown: Annotated[bool, typer.Option("--no-markdown", help="Ablation: leave out the markdown-above nodes.")] = False,
     full_attention: Annotated[bool, typer.Option("--full-attention", help="Ablation: attend over all nodes of a cell instead of graph neighbours.")] = False,
     no_topic_losses: Annotated[bool, typer.Option("--no-topic-losses", help="Ablation (coral): drop the reconstruction and topic-uniqueness losses.")] = False,
     device: DeviceOption = "auto",
     seed: Annotated[int, typer.Option(help="Seed for the split, subsample and training.")] = 0,
-    max_cells: Annotated[Optional[int], typer.Option(help="Train on a random subsample of whole notebooks, about this many cells.", min=1)] = None,
-    exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="Gold files ({id, stage} JSON Lines) whose cells (and, for '<notebook>#<i>' ids, whole notebooks) must stay out of training.")] = None,
-    format: Annotated[Optional[str], typer.Option("--format", "-f", help="Corpus format; guessed when not given.")] = None,
-    juice_cells: JuiceCellsOption = JuiceCells.target,
+    max_cells: Annotated[Optional[int], typer.Option(help="Train on a random subsample of whole notebooks, about this many cells. Default: every cell.", min=1)] = None,
+    exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="Gold files ({id, stage} JSON Lines) whose cells (and, for '<notebook>#<i>' ids, whole notebooks) must stay out of training. Default: none.")] = None,
+    format: FormatOption = None,
+    juice_cells: JuiceCellsOption = JuiceCells("target"),
     resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints (same command otherwise).")] = False,
     threads: ThreadsOption = None,
 ) -> None:
     """Train an encoder on weak labels from labeling functions (no expert labels are used).
 
     Validation (10% of notebooks) and early stopping use the weak-label loss only. Example:
-    coral train --corpus notebooks/ --lfs extended --label-model labelmodel --out runs/coral
+    coral train notebooks/ --lfs extended --aggregate labelmodel --out runs/coral
     """
     from coral.corpora.readers import ReaderOptions
     from coral.jobs.train import train_from_corpus
 
     set_torch_threads(threads)
-    try:
+    with user_errors():
         params = _read_config(config) if config else {}
         params.update(_parse_param(assignment) for assignment in param or [])
         flags = {"epochs": epochs, "batch_size": batch_size, "d_model": d_model, "max_nodes": max_nodes, "device": device}
@@ -91,12 +85,9 @@ def train_command(
             params["topic_losses"] = False
         params.setdefault("seed", seed)
         model, run = train_from_corpus(
-            encoder.value, corpus, out, lfs=lfs, label_model=label_model.value, params=params, format=format,
+            encoder.value, corpus, out, lf_specs=lfs, aggregation=aggregate.value, params=params, format=format,
             options=ReaderOptions(juice_cells=juice_cells.value), exclude=exclude or (), max_cells=max_cells, seed=seed, resume=resume,
         )
-    except (ValueError, OSError) as exc:  # OSError: e.g. --out or an input that is not what it should be
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(1) from None
     typer.echo(f"trained {run.encoder} on {run.n_cells} cells ({run.n_covered} with a weak label, "
                f"{run.n_excluded} excluded) in {run.seconds:.0f}s -> {out}")
     if run.n_problems:
