@@ -37,7 +37,7 @@ def notebook(fixtures_dir):
     (["--param", "training__val_fraction=3"], ["val_fraction is a fraction"]),
 ])
 def test_bad_encoder_parameters_are_refused_before_reading(notebook, tmp_path, options, words):
-    result = invoke("train", "--corpus", tmp_path / "not-read-yet", "--out", tmp_path / "m", *options)
+    result = invoke("train", tmp_path / "not-read-yet", "--out", tmp_path / "m", *options)
     assert_one_line_error(result, *words)
     assert not (tmp_path / "m").exists()
 
@@ -45,7 +45,7 @@ def test_bad_encoder_parameters_are_refused_before_reading(notebook, tmp_path, o
 @pytest.mark.parametrize("option", ["--epochs", "--batch-size", "--d-model", "--max-nodes", "--max-cells"])
 @pytest.mark.parametrize("value", ["0", "-3"])
 def test_sizes_below_one_are_refused(notebook, tmp_path, option, value):
-    result = invoke("train", "--corpus", notebook, "--out", tmp_path / "m", option, value)
+    result = invoke("train", notebook, "--out", tmp_path / "m", option, value)
     assert_one_line_error(result, option, exit_code=2)
     assert not (tmp_path / "m").exists()
 

@@ -125,7 +125,7 @@ class HeuristicStageModel(BaseEstimator):
         try:
             meta = json.loads(path.read_text())
             params = meta["params"]
-            specs = [str(spec) for spec in params["lfs"]]
+            specs = [str(spec) for spec in params["lf_specs"]]
         except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}: not a heuristics model file ({exc})") from exc
         code = [spec for spec in specs if is_code_lf_spec(spec)]

@@ -63,7 +63,7 @@ def test_parse_writes_parquet_and_resumes(corpora, tmp_path):
 @pytest.mark.parametrize(
     "arguments, message, exit_code",
     [
-        (["corpus", "stats", "{corpora}", "--format", "csv"], "error: unknown corpus format", 1),
+        (["corpus", "stats", "{corpora}", "--format", "csv"], "unknown corpus format", 2),
         (["corpus", "stats", "{corpora}/no-such-file.ipynb"], "does not exist", 2),
         (["corpus", "parse", "{corpora}", "--out", "{tmp}", "--workers", "2", "--scheduler", "tcp://x:1"], "not both", 2),
     ],

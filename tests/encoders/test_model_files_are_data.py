@@ -68,7 +68,7 @@ def test_label_model_round_trips_as_arrays_with_identical_probabilities(tmp_path
 ])
 def test_a_pickled_label_model_is_refused_not_unpickled(tmp_path, marker, name, message):
     model_dir = tmp_path / "model"
-    HeuristicStageModel(lfs=("paper",)).save(model_dir)
+    HeuristicStageModel(lf_specs=("paper",)).save(model_dir)
     write_pickle(model_dir / name, marker)
     with pytest.raises(UnsafeModelFileError, match=message):
         load_stage_model(model_dir)
@@ -81,7 +81,7 @@ def test_lfs_from_a_python_file_need_trust_code(tmp_path, marker):
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     (model_dir / "heuristics.json").write_text(json.dumps(
-        {"model": "heuristics", "params": {"lfs": [str(lf_file)], "aggregation": "priority"}, "lf_names": []}))
+        {"model": "heuristics", "params": {"lf_specs": [str(lf_file)], "aggregation": "priority"}, "lf_names": []}))
     with pytest.raises(UnsafeModelFileError, match=r"evil_lfs\.py.*--trust-code"):
         load_stage_model(model_dir)
     result = CliRunner().invoke(app, ["predict", str(DEFAULT_MODEL_DIR.parents[1] / "examples"), "--model",
