@@ -88,7 +88,9 @@ class NodeEmbedding(nn.Module):
         self.kinds = nn.Embedding(3, d_model)
 
     def forward(self, node_type: Tensor, node_tokens: Tensor, node_kind: Tensor) -> Tensor:
-        present = (node_tokens > 0).unsqueeze(-1)
-        token_sum = (self.tokens(node_tokens) * present).sum(dim=-2)
-        token_mean = token_sum / present.sum(dim=-2).clamp(min=1)
+        width = node_tokens.shape[-1]
+        # one bag of sub-tokens per node, padding left out: no (nodes, width, d) tensor is built
+        token_sum = F.embedding_bag(node_tokens.reshape(-1, width), self.tokens.weight, mode="sum", padding_idx=0)
+        present = (node_tokens > 0).sum(dim=-1, keepdim=True).clamp(min=1)
+        token_mean = token_sum.view(*node_tokens.shape[:-1], -1) / present
         return self.types(node_type) + token_mean + self.kinds(node_kind)
