@@ -20,17 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from coral.corpora.pipeline import (
-    cells_to_table,
-    dask_client,
-    parse_corpus,
-    parse_safely,
-    plan_work_units,
-    process_unit,
-    read_parsed_cells,
-)
-from coral.corpora.problems import ProblemLog
+from coral.corpora.cells import parse_safely
+from coral.corpora.dask_runner import dask_client
+from coral.corpora.parquet import cells_to_table, read_parsed_cells
+from coral.corpora.pipeline import parse_corpus, process_unit
 from coral.corpora.readers import ReaderOptions
+from coral.corpora.units import plan_work_units
+from coral.problems import ProblemLog
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "github"
 

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 from snorkel.labeling import LFApplier, PandasLFApplier
 
+from coral.corpora.cells import read_cells
 from coral.labeling.apply import apply_lfs, cells_to_frame
-from coral.labeling.corpus import iter_input_cells, label_corpus, label_corpus_parallel
+from coral.labeling.corpus import label_corpus, label_corpus_parallel
 from coral.labeling.lfsets import load_lfs
 
 SHARED_GITHUB = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "github"
@@ -42,7 +43,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, help="also label the whole input in one process and on N Dask workers")
     args = parser.parse_args()
     inputs = args.inputs or sorted(SHARED_GITHUB.glob("part-*.jsonl.gz"))
-    cells = list(islice(iter_input_cells(inputs), args.cells))
+    cells = list(islice(read_cells(inputs), args.cells))
     frame = cells_to_frame(cells)
     print(f"{len(cells)} parsed cells from {', '.join(map(str, inputs))}")
     for spec in args.lfs or ["paper", "extended"]:

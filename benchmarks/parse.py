@@ -28,11 +28,11 @@ from pathlib import Path
 
 from coral.corpora.magics import rewrite_magics
 from coral.corpora.parse import _parsed_cell, _parser, _walk, count_code_lines, parse_notebook
-from coral.corpora.pipeline import WorkUnit, plan_work_units
-from coral.corpora.problems import ProblemLog
 from coral.corpora.readers import read_source
 from coral.corpora.records import Notebook
 from coral.corpora.resolve import Scope, Value
+from coral.corpora.units import WorkUnit, plan_work_units
+from coral.problems import ProblemLog
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "github"
 MODES = ("read", "bare", "full")

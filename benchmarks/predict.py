@@ -35,7 +35,7 @@ from torch import nn
 
 from coral.encoders import load_encoder
 from coral.encoders.runtime import set_threads
-from coral.labeling.corpus import iter_input_cells
+from coral.corpora.cells import read_cells
 
 DEFAULT_MODEL = str(Path(__file__).resolve().parents[1] / "coral" / "data" / "models" / "default")
 
@@ -89,7 +89,7 @@ def main() -> None:
     batch_size = encoder.training.batch_size
     with tempfile.TemporaryDirectory() as tmp:
         shard = first_notebooks(args.corpus, args.notebooks, Path(tmp))
-        cells = list(iter_input_cells([shard]))
+        cells = list(read_cells([shard]))
         sizes = np.array([len(cell.types) for cell in encoder._dataset(cells).encoded])
         bare = bare_encoder(encoder)
         print(f"{args.model}: {len(cells)} code cells of {args.notebooks} notebooks of {args.corpus}; "

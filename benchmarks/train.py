@@ -32,7 +32,7 @@ from torch import nn
 from coral.encoders import make_encoder
 from coral.encoders.base import N_STAGES, read_encoder_meta
 from coral.encoders.runtime import set_threads
-from coral.labeling.corpus import iter_input_cells
+from coral.corpora.cells import read_cells
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "coral" / "data" / "models" / "default"
 
@@ -81,7 +81,7 @@ def main() -> None:
     args = parser.parse_args()
 
     threads = set_threads(args.threads)
-    cells = list(islice(iter_input_cells([args.corpus]), args.cells))
+    cells = list(islice(read_cells([args.corpus]), args.cells))
     y = np.random.default_rng(0).dirichlet(np.ones(N_STAGES), len(cells)).astype(np.float32)
     encoder = shipped_encoder(padded=True)
     encoder.fit(cells[:64], y[:64])  # warm-up; also builds a vocabulary for the shapes below

@@ -3,6 +3,8 @@
 The pipeline, one package per step:
 notebooks (``coral.corpora``) -> parsed cells -> label matrix (``coral.labeling``)
 -> encoders (``coral.encoders``) -> predictions -> studies (``coral.studies``).
+The jobs (``coral.jobs``: train, predict, evaluate, run) sit on top and use the stages;
+``coral.stages`` and ``coral.problems`` are the ground floor every package uses.
 """
 
 from coral.stages import ABSTAIN, STAGES, Stage

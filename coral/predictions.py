@@ -20,7 +20,7 @@ import numpy as np
 
 from coral.corpora.records import ParsedCell
 from coral.jsonl import read_records
-from coral.stages import STAGE_NAMES
+from coral.stages import N_STAGES, STAGE_NAMES, is_covered
 
 
 @dataclass(slots=True)
@@ -36,11 +36,10 @@ class Prediction:
 
 def predictions_from_proba(cells: Sequence[ParsedCell], proba: np.ndarray) -> list[Prediction]:
     """Turn an (n, 5) probability matrix into predictions; an all-zero row means abstain."""
-    if proba.shape != (len(cells), len(STAGE_NAMES)):
-        raise ValueError(f"expected probabilities of shape ({len(cells)}, {len(STAGE_NAMES)}), got {proba.shape}")
+    if proba.shape != (len(cells), N_STAGES):
+        raise ValueError(f"expected probabilities of shape ({len(cells)}, {N_STAGES}), got {proba.shape}")
     out = []
-    for cell, row in zip(cells, proba):
-        covered = bool(row.sum() > 0)
+    for cell, row, covered in zip(cells, proba, is_covered(proba)):
         out.append(
             Prediction(
                 id=cell.id,

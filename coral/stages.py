@@ -1,8 +1,11 @@
-"""The five stages of the data-analysis process, as integer labels Snorkel understands."""
+"""The five stages of the data-analysis process, as integer labels Snorkel understands, and
+the one rule for when a row of stage probabilities (or weak labels) names a stage at all."""
 
 from __future__ import annotations
 
 from enum import IntEnum
+
+import numpy as np
 
 
 class Stage(IntEnum):
@@ -18,6 +21,13 @@ class Stage(IntEnum):
 ABSTAIN = -1
 STAGES: tuple[Stage, ...] = tuple(Stage)
 STAGE_NAMES: tuple[str, ...] = tuple(stage.name for stage in Stage)
+N_STAGES = len(STAGES)  # columns of every stage-probability and weak-label matrix
+
+
+def is_covered(proba: np.ndarray) -> np.ndarray:
+    """Which rows of an (n, N_STAGES) probability or weak-label matrix name a stage: an
+    all-zero row is an abstain (no LF fired, or the model declined)."""
+    return np.asarray(proba).sum(axis=-1) > 0
 
 
 def stage_from_name(name: str) -> Stage:

@@ -11,9 +11,11 @@ from rich.console import Console
 from rich.table import Table
 
 from coral.cli.main import app
-from coral.corpora.pipeline import DEFAULT_NOTEBOOKS_PER_UNIT, corpus_stats, parse_corpus
-from coral.corpora.problems import ProblemLog
+from coral.corpora.parquet import ERRORS_FILE
+from coral.corpora.pipeline import corpus_stats, parse_corpus
 from coral.corpora.readers import FORMATS, ReaderOptions
+from coral.corpora.units import DEFAULT_NOTEBOOKS_PER_UNIT
+from coral.problems import ProblemLog
 
 corpus_app = typer.Typer(help="Read notebook corpora: statistics, parsing to Parquet.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
@@ -140,7 +142,7 @@ def stats_command(
 def parse_command(
     paths: PathsArgument,
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Output folder for the Parquet parts, errors.jsonl and summary.json.")
+        Path, typer.Option("--out", "-o", help="Output folder: a Parquet dataset of parts, with _errors.jsonl and _summary.json beside them.")
     ],
     format: FormatOption = None,
     scheduler: SchedulerOption = None,
@@ -158,8 +160,9 @@ def parse_command(
     """Parse the code cells of a corpus to Parquet, in parallel through Dask.
 
     Writes one part per work unit (atomically: a killed run can be rerun and resumes),
-    OUT/errors.jsonl accounting for every skipped notebook or cell, and OUT/summary.json.
-    Later stages read the folder with coral.corpora.pipeline.read_parsed_cells.
+    OUT/_errors.jsonl accounting for every skipped notebook or cell, and OUT/_summary.json.
+    OUT is a Parquet dataset (pandas, pyarrow, dask and Spark read it as it is); every coral
+    command that takes a corpus also takes OUT.
     """
     if scheduler is not None and workers is not None:
         raise typer.BadParameter("give --scheduler or --workers, not both", param_hint="--workers")
@@ -177,7 +180,7 @@ def parse_command(
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--format") from error
     console = Console()
-    _print_stats(console, summary.stats.to_dict(top_apis=10), out / "errors.jsonl")
+    _print_stats(console, summary.stats.to_dict(top_apis=10), out / ERRORS_FILE)
     console.print(
         f"{summary.units} parts in {out} ({summary.units_reused} already done), "
         f"{summary.stats.parsed_cells:,} code cells in {summary.seconds:.1f} s"

@@ -65,7 +65,7 @@ def _report_problems(problems, path: Path) -> None:
 @app.command("label")
 def label_command(
     corpora: Corpora,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for label_matrix.parquet (+ .json) and problems.jsonl.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for label_matrix.parquet (a Parquet dataset), _label_matrix.json and _problems.jsonl.")],
     lfs: LFsOption = ["paper"],
     format: FormatOption = None,
     on_lf_error: OnErrorOption = LFErrors.raise_,
@@ -87,9 +87,10 @@ def label_command(
     With --workers N or --scheduler, parts of the input are labeled in parallel with Dask and
     joined in input order: the same matrix as one process gives.
     """
-    from coral.corpora.problems import ProblemLog
+    from coral.problems import ProblemLog
     from coral.labeling.corpus import label_corpus, label_corpus_parallel
     from coral.labeling.lfsets import load_lf_sets
+    from coral.labeling.matrix import LABEL_PROBLEMS_FILE
 
     with _user_errors():
         problems = ProblemLog()
@@ -106,7 +107,7 @@ def label_command(
     covered = int((matrix.L != -1).any(axis=1).sum())
     typer.echo(f"{len(matrix.ids)} cells x {len(matrix.lf_names)} LFs -> {path}; "
                f"{covered} cells ({covered / max(len(matrix.ids), 1):.1%}) have a vote")
-    _report_problems(problems, Path(out) / "problems.jsonl")
+    _report_problems(problems, Path(out) / LABEL_PROBLEMS_FILE)
 
 
 @lfs_app.command("list")
@@ -134,8 +135,8 @@ def lfs_analyze_command(
     """Snorkel's LFAnalysis per LF: polarity, coverage, overlaps, conflicts (and accuracy on gold)."""
     import pandas as pd
 
-    from coral.corpora.problems import ProblemLog
-    from coral.evaluation import read_gold
+    from coral.problems import ProblemLog
+    from coral.jobs.evaluate import read_gold
     from coral.labeling.analysis import disagreements, lf_summary, overall_summary
     from coral.labeling.corpus import label_corpus
     from coral.labeling.lfsets import load_lf_sets
@@ -191,11 +192,11 @@ def lfs_fit_command(
     seed: Annotated[int, typer.Option(help="Seed for the LabelModel's training.")] = 0,
 ) -> None:
     """Fit Snorkel's LabelModel on an unlabeled corpus and save LFs + label model as a stage model."""
-    from coral.corpora.problems import ProblemLog
+    from coral.corpora.cells import read_cells
     from coral.labeling.corpus import label_cells
+    from coral.problems import ProblemLog
     from coral.labeling.matrix import LabelMatrix, is_label_matrix_dir
     from coral.labeling.model import HeuristicStageModel
-    from coral.labeling.corpus import iter_input_cells
 
     with _user_errors():
         model = HeuristicStageModel(lfs=tuple(lfs), aggregation="labelmodel", on_error=on_lf_error.value, seed=seed)
@@ -205,7 +206,7 @@ def lfs_fit_command(
             if matrix.lf_names != model.lf_names:
                 raise ValueError(f"{corpora[0]}: its LF columns are not the LFs of {', '.join(lfs)}")
         else:
-            cells = iter_input_cells(corpora, format=format, problems=problems)
+            cells = read_cells(corpora, format=format, problems=problems)
             matrix = label_cells(cells, model.labeling_functions, on_error=on_lf_error.value, problems=problems, progress=True)
         model.fit_matrix(matrix.L)
         model.save(out)
@@ -227,7 +228,7 @@ def predict_command(
     threads: ThreadsOption = None,
 ) -> None:
     """Predict the stage of every code cell; cells no LF covers get stage null (heuristics)."""
-    from coral.predict import load_stage_model, predict_corpus
+    from coral.jobs.predict import load_stage_model, predict_corpus
 
     set_torch_threads(threads)
     with _user_errors():
@@ -246,7 +247,7 @@ def evaluate_command(
     seeds: Annotated[int, typer.Option(help="Seeds for the random-fill protocol (abstain -> uniformly random stage).")] = 100,
 ) -> None:
     """Accuracy, macro-F1, per-stage P/R/F1, confusion matrix and coverage against gold labels."""
-    from coral.evaluation import evaluate_predictions, format_evaluation, read_gold
+    from coral.jobs.evaluate import evaluate_predictions, format_evaluation, read_gold
     from coral.predictions import read_predictions
 
     with _user_errors():

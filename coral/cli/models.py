@@ -73,7 +73,7 @@ def train_command(
     Validation (10% of notebooks) and early stopping use the weak-label loss only. Example:
     coral train --corpus notebooks/ --lfs extended --label-model labelmodel --out runs/coral
     """
-    from coral.encoders.train import train_from_corpus
+    from coral.jobs.train import train_from_corpus
 
     set_torch_threads(threads)
     try:

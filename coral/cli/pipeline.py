@@ -29,7 +29,7 @@ def run(
     (every notebook or cell that could not be used, and why) and the composition and
     transition studies (CSV, Markdown, PNG, PDF) under OUT/study.
     """
-    from coral.workflow import run_main_job
+    from coral.jobs.run import run_main_job
 
     set_torch_threads(threads)
     try:

@@ -17,9 +17,9 @@ import tree_sitter_python
 from tree_sitter import Language, Node, Parser
 
 from coral.corpora.magics import rewrite_magics
-from coral.corpora.problems import ProblemLog
 from coral.corpora.records import ASTGraph, Cell, Notebook, ParsedCell
 from coral.corpora.resolve import UNKNOWN, Scope, Value, typed_names
+from coral.problems import UNPARSABLE_CELL, ProblemLog, problem_log
 
 MAX_VALUE_CHARS = 64  # identifier and literal text kept in the graph
 
@@ -532,8 +532,8 @@ def parse_notebook(notebook: Notebook, problems: ProblemLog | None = None) -> li
     """The notebook's code cells parsed, in file order, with APIs resolved across cells.
 
     A cell that cannot be parsed at all is reported to ``problems`` (reason
-    ``"unparsable-cell"``) and left out; without a problem log it raises ValueError naming
-    the cell. Syntax errors are not problems: the partial tree is kept and counted.
+    ``unparsable-cell``; ``None``: as a logged warning) and left out. Syntax errors are
+    not problems: the partial tree is kept and counted.
     """
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     scope = Scope()
@@ -546,11 +546,7 @@ def parse_notebook(notebook: Notebook, problems: ProblemLog | None = None) -> li
             facts[position] = analyse_code(cell.source, scope)
         except (TypeError, ValueError, RecursionError, MemoryError) as error:
             detail = f"{type(error).__name__}: {error}"
-            if problems is None:
-                raise ValueError(
-                    f"{notebook.origin}: cannot parse cell {cell.id}: {detail}"
-                ) from error
-            problems.add(notebook.origin, cell.id, "unparsable-cell", detail)
+            problem_log(problems).add(notebook.origin, cell.id, UNPARSABLE_CELL, detail)
     last = max(len(code_cells) - 1, 1)
     return [
         _parsed_cell(cell, facts[position], position / last)

@@ -22,7 +22,6 @@ origin (``path``, ``path:line`` for JSON Lines, ``archive:member``), id and reas
 
 from __future__ import annotations
 
-import logging
 import os
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -36,12 +35,13 @@ from coral.corpora.formats import dsp, juice, shards
 from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.formats.ipynb import count_tar_members, read_ipynb_file, read_tar, read_zip, zip_members
 from coral.corpora.formats.jsonlines import count_lines, first_records, iter_json_lines
-from coral.corpora.problems import ProblemLog
 from coral.corpora.records import Notebook
+from coral.problems import BAD_RECORD, NO_NOTEBOOKS, UNKNOWN_FORMAT, UNREADABLE_NOTEBOOK, ProblemLog, problem_log
 
 __all__ = [
     "FORMATS",
     "ReaderOptions",
+    "as_path_list",
     "Source",
     "count_records",
     "discover_sources",
@@ -50,7 +50,6 @@ __all__ = [
     "read_source",
 ]
 
-log = logging.getLogger(__name__)
 
 # Record layouts of JSON Lines files, in the order their fields are tried when guessing.
 RECORD_LAYOUTS: dict[str, ModuleType] = {"shards": shards, "dsp": dsp, "coral": coral_format, "juice": juice}
@@ -70,14 +69,6 @@ class Source:
     path: Path
     kind: str  # "ipynb" (one notebook), "zip", "tar", or a record layout of RECORD_LAYOUTS
     notebook_id: str = ""  # single notebooks only: the id the path rule gives it
-
-
-class _WarningProblemLog(ProblemLog):
-    """Used when the caller passes no log: problems still reach the user, as warnings."""
-
-    def add(self, origin: str, item: str | None, reason: str, detail: str = "") -> None:
-        super().add(origin, item, reason, detail)
-        log.warning("skipped %s (%s): %s %s", item or origin, origin, reason, detail)
 
 
 def normalize_format(format: str | None) -> str | None:
@@ -123,7 +114,7 @@ def _file_kind(path: Path, format: str | None, in_folder: bool, problems: Proble
     if layout is not None:
         return layout
     if in_folder:
-        problems.add(str(path), None, "unknown-format", "a JSON Lines or text file whose records match no known layout")
+        problems.add(str(path), None, UNKNOWN_FORMAT, "a JSON Lines or text file whose records match no known layout")
         return None
     return "ipynb"  # a file named explicitly: read it as a notebook, which logs why if it is not one
 
@@ -137,7 +128,7 @@ def _walk(folder: Path) -> Iterator[Path]:
                 yield Path(root) / name
 
 
-def _as_path_list(paths: PathLike | Iterable[PathLike]) -> list[Path]:
+def as_path_list(paths: PathLike | Iterable[PathLike]) -> list[Path]:
     if isinstance(paths, (str, os.PathLike)):
         return [Path(paths)]
     return [Path(path) for path in paths]
@@ -148,8 +139,8 @@ def discover_sources(
 ) -> Iterator[Source]:
     """The files to read under the given paths, in order. A missing path is an error, not a problem."""
     format = normalize_format(format)
-    problems = problems if problems is not None else _WarningProblemLog()
-    for path in _as_path_list(paths):
+    problems = problem_log(problems)
+    for path in as_path_list(paths):
         if path.is_dir():
             found = 0
             for file in _walk(path):
@@ -158,7 +149,7 @@ def discover_sources(
                     found += 1
                     yield Source(file, kind, file.relative_to(path).as_posix() if kind == "ipynb" else "")
             if not found:
-                problems.add(str(path), None, "no-notebooks", "the folder holds no file this reader can read")
+                problems.add(str(path), None, NO_NOTEBOOKS, "the folder holds no file this reader can read")
         elif path.is_file():
             kind = _file_kind(path, format, False, problems)
             yield Source(path, kind or "ipynb", path.name if kind == "ipynb" else "")
@@ -187,13 +178,13 @@ def read_source(
         for line_number, record in iter_json_lines(source.path, problems, options, start, stop):
             origin = f"{source.path}:{line_number}"
             if not isinstance(record, dict):
-                problems.add(origin, None, "bad-record", f"line holds a JSON {type(record).__name__}, not an object")
+                problems.add(origin, None, BAD_RECORD, f"line holds a JSON {type(record).__name__}, not an object")
                 continue
             try:
                 fallback_id = f"{source.path.name}:{line_number}"
                 notebook = layout.notebook_from_record(record, origin, fallback_id, problems, options)
             except Exception as error:  # a record this reader did not foresee must not end the run
-                problems.add(origin, None, "unreadable-notebook", repr(error))
+                problems.add(origin, None, UNREADABLE_NOTEBOOK, repr(error))
                 continue
             if notebook is not None:
                 yield notebook
@@ -225,7 +216,7 @@ def read_notebooks(
     file. Unusable notebooks and cells are skipped and logged in ``problems`` (as warnings
     when no log is given); a bad notebook never stops the run.
     """
-    problems = problems if problems is not None else _WarningProblemLog()
+    problems = problem_log(problems)
     for source in discover_sources(paths, format, problems):
         yield from read_source(source, problems, options)
 

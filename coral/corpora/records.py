@@ -1,4 +1,4 @@
-"""Records that flow through the pipeline: notebooks, cells, parsed cells and problems.
+"""Records that flow through the pipeline: notebooks, cells and parsed cells.
 
 Cell ids are stable: ``<notebook id>#<cell index>`` where the index counts *all* cells of
 the notebook from 0 (nbformat v3 worksheets flattened in order); CORAL-format cells keep
@@ -90,13 +90,3 @@ class ParsedCell:
     magics: list[str]  # IPython magics and shell escapes: "%matplotlib", "%%time", "!", "?"
     syntax_errors: int  # ERROR / MISSING nodes in the tree-sitter parse
     graph: ASTGraph
-
-
-@dataclass(slots=True, frozen=True)
-class Problem:
-    """Something a run could not use, and why. Nothing is dropped without one of these."""
-
-    origin: str  # file path, with ":<line>" for JSON Lines shards
-    item: str | None  # notebook or cell id when known
-    reason: str  # short code: "malformed-json", "truncated-gzip", "non-python-kernel", ...
-    detail: str = ""

@@ -24,9 +24,8 @@ from sklearn.base import BaseEstimator
 
 from coral.corpora.records import ParsedCell
 from coral.encoders.params import ParamGroup, params_as_json, split_params
-from coral.stages import STAGE_NAMES
+from coral.stages import N_STAGES, STAGE_NAMES
 
-N_STAGES = len(STAGE_NAMES)
 ENCODER_FILE = "encoder.json"
 # names in earlier encoder.json files: renamed since, or None for a runtime setting now
 LEGACY_PARAMS: dict[str, str | None] = {"device": None, "min_count": "min_token_count"}

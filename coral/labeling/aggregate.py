@@ -8,7 +8,7 @@ from typing import Literal, get_args
 import numpy as np
 from snorkel.labeling.model import LabelModel, MajorityLabelVoter
 
-from coral.stages import ABSTAIN, STAGE_NAMES, Stage
+from coral.stages import ABSTAIN, N_STAGES, Stage
 
 AggregationMethod = Literal["priority", "majority", "labelmodel"]
 AGGREGATION_METHODS: tuple[str, ...] = get_args(AggregationMethod)
@@ -28,7 +28,7 @@ def aggregate(L: np.ndarray, method: AggregationMethod, *, label_model: LabelMod
     unlabeled corpus) and otherwise fits one on ``L`` itself.
     """
     L = _check_label_matrix(L)
-    n_classes = len(STAGE_NAMES)
+    n_classes = N_STAGES
     if method == "priority":
         proba = _priority_proba(L)
     elif method == "majority":
@@ -56,7 +56,7 @@ def fit_label_model(L: np.ndarray, **train_config: object) -> LabelModel:
     L = _check_label_matrix(L)
     if not covered_rows(L).any():
         raise ValueError("cannot fit a label model: no labeling function fires on any cell")
-    model = LabelModel(cardinality=len(STAGE_NAMES), verbose=False)
+    model = LabelModel(cardinality=N_STAGES, verbose=False)
     model.fit(L, progress_bar=False, **{**LABEL_MODEL_DEFAULTS, **train_config})
     return model
 
@@ -71,13 +71,13 @@ def _priority_proba(L: np.ndarray) -> np.ndarray:
 
 
 def _zeros(L: np.ndarray) -> np.ndarray:
-    return np.zeros((L.shape[0], len(STAGE_NAMES)))
+    return np.zeros((L.shape[0], N_STAGES))
 
 
 def _check_label_matrix(L: np.ndarray) -> np.ndarray:
     L = np.asarray(L)
     if L.ndim != 2 or not np.issubdtype(L.dtype, np.integer):
         raise ValueError(f"a label matrix is a 2-d integer array, got shape {L.shape} and dtype {L.dtype}")
-    if L.size and (L.min() < ABSTAIN or L.max() >= len(STAGE_NAMES)):
-        raise ValueError(f"label matrix values must lie in -1..{len(STAGE_NAMES) - 1}")
+    if L.size and (L.min() < ABSTAIN or L.max() >= N_STAGES):
+        raise ValueError(f"label matrix values must lie in -1..{N_STAGES - 1}")
     return L

@@ -17,9 +17,9 @@ import pandas as pd
 from snorkel.labeling import LabelingFunction
 from tqdm import tqdm
 
-from coral.corpora.problems import ProblemLog
 from coral.corpora.records import ParsedCell
-from coral.stages import ABSTAIN, STAGE_NAMES
+from coral.problems import LF_ERROR, ProblemLog, problem_log
+from coral.stages import ABSTAIN, N_STAGES
 
 OnError = Literal["raise", "log"]
 
@@ -50,10 +50,9 @@ def apply_lfs(
     ``on_error="raise"`` stops at the first failing LF with a ``LabelingFunctionError``;
     ``"log"`` records each failure in ``problems`` (reason ``lf-error``) and abstains there.
     """
-    if on_error == "log" and problems is None:
-        raise ValueError("on_error='log' needs a ProblemLog to record failures in")
+    problems = problem_log(problems)
     _check_unique_names(lfs)
-    n_classes = len(STAGE_NAMES)
+    n_classes = N_STAGES
     rows: list[list[int]] = []
     for cell in tqdm(cells, disable=not progress, unit=" cells", desc="labeling"):
         row = []
@@ -70,7 +69,7 @@ def apply_lfs(
                 )
                 if on_error == "raise":
                     raise error from exc
-                problems.add(origin=f"lf:{lf.name}", item=cell.id, reason="lf-error", detail=str(error))
+                problems.add(origin=f"lf:{lf.name}", item=cell.id, reason=LF_ERROR, detail=str(error))
                 label = ABSTAIN
             row.append(int(label))
         rows.append(row)

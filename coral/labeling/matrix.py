@@ -1,5 +1,8 @@
 """The label matrix on disk: one Parquet file with the cell ids and one int8 column per LF.
 
+The directory is a Parquet dataset any tool reads as it is (``pandas.read_parquet(dir)``):
+besides ``label_matrix.parquet`` it holds only ``_``-prefixed files, which readers skip:
+``_label_matrix.json`` (LF names, LF-set specs, counts) and ``_problems.jsonl``.
 ``coral label`` writes it; ``coral lfs analyze`` and ``coral lfs fit`` can read it instead
 of re-applying LFs to a corpus.
 """
@@ -14,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 MATRIX_FILE = "label_matrix.parquet"
-META_FILE = "label_matrix.json"
+META_FILE = "_label_matrix.json"
+LABEL_PROBLEMS_FILE = "_problems.jsonl"
 ID_COLUMN = "id"
 
 

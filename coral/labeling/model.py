@@ -17,12 +17,12 @@ from sklearn.base import BaseEstimator
 from snorkel.labeling import LabelingFunction
 from snorkel.labeling.model import LabelModel
 
-from coral.corpora.problems import ProblemLog
 from coral.corpora.records import ParsedCell
 from coral.labeling.aggregate import AggregationMethod, aggregate, fit_label_model
 from coral.labeling.apply import OnError, apply_lfs
 from coral.labeling.lfsets import load_lf_sets, portable_lf_spec
-from coral.stages import STAGE_NAMES
+from coral.problems import ProblemLog
+from coral.stages import N_STAGES, STAGE_NAMES, is_covered
 
 HEURISTICS_FILE = "heuristics.json"
 LABEL_MODEL_FILE = "label_model.pkl"
@@ -87,14 +87,14 @@ class HeuristicStageModel(BaseEstimator):
         """Aggregate a label matrix; an unfitted LabelModel is fitted on ``L`` itself first."""
         if self.aggregation == "labelmodel" and getattr(self, "label_model_", None) is None:
             if not (L != -1).any():
-                return np.zeros((L.shape[0], len(STAGE_NAMES)))
+                return np.zeros((L.shape[0], N_STAGES))
             self.fit_matrix(L)
         return aggregate(L, self.aggregation, label_model=getattr(self, "label_model_", None))
 
     def predict(self, cells: Sequence[ParsedCell]) -> np.ndarray:
         """Stage indices, -1 where no LF fires."""
         proba = self.predict_proba(cells)
-        return np.where(proba.sum(axis=1) > 0, proba.argmax(axis=1), -1)
+        return np.where(is_covered(proba), proba.argmax(axis=1), -1)
 
     def save(self, directory: str | Path) -> Path:
         """Write ``heuristics.json`` (params, LF names) and, when fitted, the LabelModel."""
@@ -125,7 +125,7 @@ class HeuristicStageModel(BaseEstimator):
                 "saved; refit it (coral lfs fit)"
             )
         if (directory / LABEL_MODEL_FILE).is_file():
-            label_model = LabelModel(cardinality=len(STAGE_NAMES), verbose=False)
+            label_model = LabelModel(cardinality=N_STAGES, verbose=False)
             label_model.load(str(directory / LABEL_MODEL_FILE))
             model.label_model_ = label_model
             model.n_fit_cells_ = int(meta.get("n_fit_cells", 0))

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
-from coral.corpora.problems import ProblemLog
+from coral.problems import FIT_FAILED, MISSING_VALUE, NOT_CONVERGED, NO_CONTRAST, TOO_FEW_PAPERS, ProblemLog, problem_log
 from coral.stages import STAGE_NAMES
 from coral.studies.frame import PredictionsLike, as_frame, attach_metadata, read_table
 from coral.studies.output import StudyOutput
@@ -70,9 +70,9 @@ def read_papers(
         citing, bad = db.compute(records.filter(lambda r: bool(r["repos"])).pluck("paper_id").distinct(), bad_records, scheduler=scheduler)
         citing = set(citing)
         found = records.filter(lambda r: r["paper_id"] in citing).foldby("paper_id", merge_facts, combine=merge_facts).compute(scheduler=scheduler)
-    if problems is not None:
-        for record in bad:
-            problems.add(record["origin"], None, record["problem"], record["detail"])
+    problems = problem_log(problems)
+    for record in bad:
+        problems.add(record["origin"], None, record["problem"], record["detail"])
     columns = ["paper_id", "title", "year", "domain", "citations", "repos"]
     table = pd.DataFrame([facts for _, facts in found], columns=columns)
     table = table.astype({"year": "Int64", "citations": "Int64"})
@@ -112,10 +112,10 @@ def paper_table(papers: pd.DataFrame, preds: PredictionsLike, problems: ProblemL
     table["notebooks"] = table["notebooks"].fillna(0).astype("int64")
     table["has_notebook"] = (table["notebooks"] > 0).astype("int64")
     table["repos"] = table["repos"].map(" ".join)
-    if problems is not None:
-        for column in ("citations", "year", "domain"):
-            for paper_id in table.loc[table[column].isna(), "paper_id"]:
-                problems.add("citations", paper_id, f"no-{column}", f"the paper has no {column}; left out of the regressions")
+    problems = problem_log(problems)
+    for column in ("citations", "year", "domain"):
+        for paper_id in table.loc[table[column].isna(), "paper_id"]:
+            problems.add("citations", paper_id, MISSING_VALUE.format(column=column), f"the paper has no {column}; left out of the regressions")
     return table
 
 
@@ -166,18 +166,18 @@ def run(
         ("R3 has notebook", complete, lambda d: [has_notebook_model(d)] if d["has_notebook"].nunique() > 1 else []),
     ):
         if len(data) < min_papers:
-            output.problems.add("citations", None, "too-few-papers", f"{name}: {len(data)} papers qualify, fewer than {min_papers}; not fitted")
+            output.problems.add("citations", None, TOO_FEW_PAPERS, f"{name}: {len(data)} papers qualify, fewer than {min_papers}; not fitted")
             continue
         try:
             fitted = fit(data)
         except (np.linalg.LinAlgError, PerfectSeparationError, ValueError) as exc:
-            output.problems.add("citations", None, "fit-failed", f"{name}: {type(exc).__name__}: {exc}")
+            output.problems.add("citations", None, FIT_FAILED, f"{name}: {type(exc).__name__}: {exc}")
             continue
         if not fitted:
-            output.problems.add("citations", None, "no-contrast", f"{name}: every paper has the same has_notebook value; not fitted")
+            output.problems.add("citations", None, NO_CONTRAST, f"{name}: every paper has the same has_notebook value; not fitted")
         for result in fitted:
             if not result.fit["converged"].all():
-                output.problems.add("citations", None, "not-converged", f"{result.name}: the optimiser did not converge; read its coefficients with care")
+                output.problems.add("citations", None, NOT_CONVERGED, f"{result.name}: the optimiser did not converge; read its coefficients with care")
         results += fitted
     if results:
         coefficients, fits = _regression_tables(results)

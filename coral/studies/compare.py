@@ -24,7 +24,8 @@ from matplotlib.figure import Figure
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from coral.stages import STAGE_NAMES
+from coral.problems import NO_GROUP, NO_METADATA
+from coral.stages import N_STAGES, STAGE_NAMES
 from coral.studies.composition import STAGE_COLORS
 from coral.studies.frame import PredictionsLike, as_frame, attach_metadata
 from coral.studies.output import StudyOutput
@@ -124,7 +125,7 @@ def comparison_figure(means: pd.DataFrame, group: str) -> Figure:
     for g, name in enumerate(names):
         rows = means[means["group"] == name].set_index("measure")
         lines = rows.reindex([f"frac_lines_{s}" for s in STAGE_NAMES])
-        x = np.arange(len(STAGE_NAMES)) + (g - (len(names) - 1) / 2) * width
+        x = np.arange(N_STAGES) + (g - (len(names) - 1) / 2) * width
         errors = np.abs(np.vstack([lines["mean"] - lines["ci_low"], lines["ci_high"] - lines["mean"]]))
         left.bar(x, lines["mean"], width, yerr=np.nan_to_num(errors), capsize=2, label=f"{group}={name}",
                  color=[STAGE_COLORS[s] for s in STAGE_NAMES], alpha=1.0 - 0.45 * g / max(len(names) - 1, 1),
@@ -132,7 +133,7 @@ def comparison_figure(means: pd.DataFrame, group: str) -> Figure:
         rate = rows.loc["transition_rate"]
         right.bar(g, rate["mean"], 0.6, yerr=[[abs(rate["mean"] - rate["ci_low"])], [abs(rate["ci_high"] - rate["mean"])]],
                   capsize=3, color="#999999", hatch=hatches[g % len(hatches)], edgecolor="black", linewidth=0.4)
-    left.set_xticks(range(len(STAGE_NAMES)), STAGE_NAMES)
+    left.set_xticks(range(N_STAGES), STAGE_NAMES)
     left.set_ylabel("fraction of code lines")
     left.legend(frameon=False)
     right.set_xticks(range(len(names)), [f"{group}={n}" for n in names], rotation=20)
@@ -159,10 +160,10 @@ def run(
     frame = attach_metadata(as_frame(preds, output.problems), metadata, key, output.problems)
     if group not in frame.columns:
         raise ValueError(f"no column {group!r} in the metadata table")
-    uncovered = {p.item for p in output.problems if p.reason == "no-metadata"}
+    uncovered = {p.item for p in output.problems if p.reason == NO_METADATA}
     for notebook_id in frame.loc[frame[group].isna(), "notebook_id"].unique():
         if notebook_id not in uncovered:
-            output.problems.add("compare", notebook_id, "no-group", f"the metadata row has no {group} value; left out")
+            output.problems.add("compare", notebook_id, NO_GROUP, f"the metadata row has no {group} value; left out")
     frame = frame[frame[group].notna()]
     summary = summarize(frame, unit, carry=[group])
     unknown = [m for m in measures if m not in summary.columns]

@@ -24,8 +24,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy.special import entr
 
-from coral.corpora.problems import ProblemLog
-from coral.stages import STAGE_NAMES
+from coral.problems import ALL_ABSTAIN, ProblemLog
+from coral.stages import N_STAGES, STAGE_NAMES
 from coral.studies.frame import PredictionsLike, as_frame, attach_metadata
 from coral.studies.output import StudyOutput
 
@@ -148,7 +148,7 @@ def overall_composition(preds: PredictionsLike, fractions: pd.DataFrame) -> pd.D
 
 def entropy_histogram(fractions_with_entropy: pd.DataFrame, log_base: float = math.e, bins: int = 20) -> pd.DataFrame:
     """Counts of units per entropy bin, from 0 to the maximum ``log 5``: the entropy figure's numbers."""
-    edges = np.linspace(0.0, math.log(len(STAGE_NAMES)) / math.log(log_base), bins + 1)
+    edges = np.linspace(0.0, math.log(N_STAGES) / math.log(log_base), bins + 1)
     values = fractions_with_entropy["entropy_lines"].dropna().to_numpy()
     counts, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
     return pd.DataFrame({"bin_start": edges[:-1], "bin_end": edges[1:], "units": counts})
@@ -260,4 +260,4 @@ def entropy_summary(fractions_with_entropy: pd.DataFrame, unit: str, log_unit: s
 def _report_unlabelled(fractions: pd.DataFrame, by: str, problems: ProblemLog) -> None:
     """Units with no labelled cell get null fractions; say which."""
     for unit in fractions.loc[fractions["n_cells"] == 0, by]:
-        problems.add("composition", str(unit), "all-abstain", "the model abstained on every code cell; fractions and entropy are null")
+        problems.add("composition", str(unit), ALL_ABSTAIN, "the model abstained on every code cell; fractions and entropy are null")

@@ -25,8 +25,8 @@ from typing import Union
 
 import pandas as pd
 
-from coral.corpora.problems import ProblemLog
 from coral.predictions import Prediction, read_predictions
+from coral.problems import DUPLICATE_CELL, NO_METADATA, ProblemLog, problem_log
 from coral.stages import STAGE_NAMES
 
 PredictionsLike = Union[str, Path, Sequence[Union[str, Path]], Iterable[Prediction], pd.DataFrame]
@@ -98,9 +98,9 @@ def load_predictions(source: PredictionsLike, problems: ProblemLog | None = None
 
     duplicated = frame["id"].duplicated(keep="first")
     if duplicated.any():
+        problems = problem_log(problems)
         for _, row in frame[duplicated].iterrows():
-            if problems is not None:
-                problems.add(row["origin"], row["id"], "duplicate-cell", "the same cell id was predicted twice; kept the first")
+            problems.add(row["origin"], row["id"], DUPLICATE_CELL, "the same cell id was predicted twice; kept the first")
         frame = frame[~duplicated]
 
     frame["index"] = frame["index"].astype("int64")
@@ -174,8 +174,7 @@ def attach_metadata(
     merged = frame.merge(table, on=join_on, how="left", indicator=True)
     if supplies_repo:  # a repo in the table wins over one read off the notebook id
         merged["repo"] = merged["repo"].fillna(merged.pop("_repo_from_id"))
-    if problems is not None:
-        uncovered = merged.loc[merged["_merge"] == "left_only", "notebook_id"].unique()
-        for notebook_id in uncovered:
-            problems.add(origin, notebook_id, "no-metadata", f"no row with this {join_on} in the metadata table")
+    problems = problem_log(problems)
+    for notebook_id in merged.loc[merged["_merge"] == "left_only", "notebook_id"].unique():
+        problems.add(origin, notebook_id, NO_METADATA, f"no row with this {join_on} in the metadata table")
     return merged.drop(columns="_merge")

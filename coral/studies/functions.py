@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from coral.problems import NEVER_CALLED
 from coral.stages import STAGE_NAMES
 from coral.studies.composition import STAGE_COLORS
 from coral.studies.frame import PredictionsLike, as_frame
@@ -80,7 +81,7 @@ def run(preds: PredictionsLike, out_dir: str | Path, functions: Sequence[str] = 
     output = StudyOutput(Path(out_dir))
     table = function_stages(as_frame(preds, output.problems), functions)
     for function in table.loc[table["cells"] == 0, "function"]:
-        output.problems.add("functions", function, "never-called", "no predicted cell calls this function")
+        output.problems.add("functions", function, NEVER_CALLED, "no predicted cell calls this function")
     output.table("functions", table)
     output.figure("functions", function_figure(table))
     output.write_problems()

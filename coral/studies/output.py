@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 
 
 def _cell_text(value: object, digits: int) -> str:

@@ -35,6 +35,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from coral.problems import MALFORMED_PAPER, UNREADABLE_FILE
+
 _GITHUB = re.compile(
     r"github\s?\.\s?com\s?/\s?([A-Za-z0-9][A-Za-z0-9-]{0,38})/([A-Za-z0-9_.-]+)",
     re.IGNORECASE,
@@ -132,9 +134,9 @@ def read_paper_file(path: str) -> list[dict[str, Any]]:
                 try:
                     out.append(paper_facts(json.loads(line)))
                 except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
-                    out.append({"problem": "malformed-paper", "origin": f"{path}:{lineno}", "detail": f"{type(exc).__name__}: {exc}"})
+                    out.append({"problem": MALFORMED_PAPER, "origin": f"{path}:{lineno}", "detail": f"{type(exc).__name__}: {exc}"})
     except (OSError, EOFError, UnicodeDecodeError) as exc:
-        out.append({"problem": "unreadable-file", "origin": path, "detail": f"{type(exc).__name__}: {exc}"})
+        out.append({"problem": UNREADABLE_FILE, "origin": path, "detail": f"{type(exc).__name__}: {exc}"})
     return out
 
 

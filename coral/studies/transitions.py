@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from coral.stages import STAGE_NAMES
+from coral.stages import N_STAGES, STAGE_NAMES
 from coral.studies.frame import PredictionsLike, as_frame, attach_metadata
 from coral.studies.output import StudyOutput
 
@@ -80,8 +80,8 @@ def heatmap_figure(matrix: pd.DataFrame, counts: pd.DataFrame) -> Figure:
                 continue
             colour = "white" if values[i, j] > 0.55 else "black"
             axes.text(j, i, f"{values[i, j]:.2f}\n({int(counts.iat[i, j])})", ha="center", va="center", fontsize=7, color=colour)
-    axes.set_xticks(range(len(STAGE_NAMES)), STAGE_NAMES, rotation=30)
-    axes.set_yticks(range(len(STAGE_NAMES)), STAGE_NAMES)
+    axes.set_xticks(range(N_STAGES), STAGE_NAMES, rotation=30)
+    axes.set_yticks(range(N_STAGES), STAGE_NAMES)
     axes.set_xlabel("next code cell")
     axes.set_ylabel("code cell")
     figure.colorbar(image, ax=axes, label="P(next stage | stage)")

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from coral.cli import app
-from coral.corpora.pipeline import read_parsed_cells
-from coral.corpora.problems import ProblemLog
+from coral.corpora.parquet import read_parsed_cells
+from coral.problems import ProblemLog
 
 runner = CliRunner()
 
@@ -21,7 +21,7 @@ def corpora(fixtures_dir: Path) -> Path:
 
 
 def test_stats_json_and_errors_file(corpora, tmp_path):
-    errors = tmp_path / "errors.jsonl"
+    errors = tmp_path / "_errors.jsonl"
     paths = [str(corpora / "notebooks"), str(corpora / "shards")]
     result = runner.invoke(app, ["corpus", "stats", *paths, "--json", "--errors", str(errors)])
     assert result.exit_code == 0, result.output
@@ -53,9 +53,9 @@ def test_parse_writes_parquet_and_resumes(corpora, tmp_path):
     arguments = ["corpus", "parse", str(corpora), "--out", str(out), "--workers", "1", "--chunk-size", "3"]
     result = runner.invoke(app, arguments)
     assert result.exit_code == 0, result.output
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "_summary.json").read_text())
     assert summary["parsed_cells"] == len(list(read_parsed_cells(out))) > 0
-    assert len(ProblemLog.read_jsonl(out / "errors.jsonl")) == summary["problems"] > 0
+    assert len(ProblemLog.read_jsonl(out / "_errors.jsonl")) == summary["problems"] > 0
     again = runner.invoke(app, arguments)
     assert again.exit_code == 0 and f"({summary['units']} already done)" in again.output
 

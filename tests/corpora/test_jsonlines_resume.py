@@ -11,7 +11,7 @@ import pytest
 
 from coral.corpora.formats import jsonlines
 from coral.corpora.formats.common import ReaderOptions
-from coral.corpora.problems import ProblemLog
+from coral.problems import ProblemLog
 
 OPTIONS = ReaderOptions()
 

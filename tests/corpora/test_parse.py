@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from coral.corpora.magics import rewrite_magics
 from coral.corpora.parse import MAX_VALUE_CHARS, _parser, parse_code, parse_notebook
-from coral.corpora.problems import ProblemLog
 from coral.corpora.records import Cell, Notebook
+from coral.problems import ProblemLog
 
 
 def notebook(*sources: str, counts: list[int | None] | None = None) -> Notebook:
@@ -256,7 +256,7 @@ def test_single_code_cell_has_position_zero():
     assert parse_notebook(notebook("x = 1"))[0].position == 0.0
 
 
-def test_unusable_cell_is_reported_not_dropped_silently():
+def test_unusable_cell_is_reported_not_dropped_silently(caplog):
     broken = notebook("x = 1", "y = 2")
     broken.cells[2].source = None  # type: ignore[assignment]
     problems = ProblemLog()
@@ -265,8 +265,9 @@ def test_unusable_cell_is_reported_not_dropped_silently():
     [problem] = list(problems)
     assert problem.item == "nb#2" and problem.reason == "unparsable-cell"
     assert problem.origin == "test.ipynb"
-    with pytest.raises(ValueError, match="nb#2"):
-        parse_notebook(broken)
+    with caplog.at_level("WARNING", logger="coral.problems"):  # no log given: a warning names the cell
+        assert [cell.id for cell in parse_notebook(broken)] == ["nb#1"]
+    assert "nb#2" in caplog.text and "unparsable-cell" in caplog.text
 
 
 def test_coral_format_cells_use_their_own_funcs():

@@ -9,22 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from coral.corpora import pipeline
-from coral.corpora.pipeline import (
+from coral.corpora import cells as cells_module
+from coral.corpora.cells import read_cells
+from coral.corpora.parquet import (
     CELL_COLUMNS,
     GRAPH_COLUMNS,
     cells_to_table,
-    corpus_stats,
-    iter_parsed_cells,
-    parse_corpus,
     parsed_parts,
-    plan_work_units,
     read_parsed_cells,
     table_to_cells,
 )
-from coral.corpora.problems import ProblemLog
+from coral.corpora.pipeline import corpus_stats, parse_corpus
 from coral.corpora.readers import read_notebooks
 from coral.corpora.records import ASTGraph, ParsedCell
+from coral.corpora.stats import CorpusStats
+from coral.corpora.units import plan_work_units
+from coral.problems import ProblemLog
 
 
 @pytest.fixture()
@@ -72,9 +72,9 @@ def test_parsed_cells_round_trip_through_arrow():
     assert list(table_to_cells(table)) == cells
 
 
-def test_iter_parsed_cells_yields_the_code_cells_of_what_is_read(corpus):
+def test_read_cells_yields_the_code_cells_of_what_is_read(corpus):
     problems = ProblemLog()
-    cells = list(iter_parsed_cells(corpus / "notebooks", problems=problems))
+    cells = list(read_cells(corpus / "notebooks", problems=problems))
     notebooks = read_notebooks(corpus / "notebooks", problems=ProblemLog())
     expected = [cell.id for notebook in notebooks for cell in notebook.code_cells]
     assert [cell.id for cell in cells] == expected
@@ -101,11 +101,11 @@ def test_parse_run_writes_parts_errors_and_summary_and_reads_back(corpus, tmp_pa
     out = tmp_path / "parsed"
     summary = parse_corpus([corpus], out, workers=1, notebooks_per_unit=2)
     problems = ProblemLog()
-    expected = list(iter_parsed_cells([corpus], problems=problems))
+    expected = list(read_cells([corpus], problems=problems))
     assert list(read_parsed_cells(out)) == expected  # same cells, same order
-    errors = ProblemLog.read_jsonl(out / "errors.jsonl")
+    errors = ProblemLog.read_jsonl(out / "_errors.jsonl")
     assert sorted(map(repr, errors)) == sorted(map(repr, problems))  # every skipped item accounted for
-    written = json.loads((out / "summary.json").read_text())
+    written = json.loads((out / "_summary.json").read_text())
     assert written["parsed_cells"] == len(expected) == summary.stats.parsed_cells
     assert written["notebooks_skipped"] == len(errors) == summary.problems
     assert written["units"] == summary.units == len(parsed_parts(out))
@@ -115,10 +115,10 @@ def test_parse_run_writes_parts_errors_and_summary_and_reads_back(corpus, tmp_pa
 def test_a_rerun_skips_finished_parts_and_redoes_unfinished_ones(corpus, tmp_path):
     out = tmp_path / "parsed"
     first = parse_corpus([corpus], out, workers=1, notebooks_per_unit=2)
-    errors = (out / "errors.jsonl").read_text()
+    errors = (out / "_errors.jsonl").read_text()
     again = parse_corpus([corpus], out, workers=1, notebooks_per_unit=2)
     assert again.units_reused == again.units == first.units
-    assert (out / "errors.jsonl").read_text() == errors
+    assert (out / "_errors.jsonl").read_text() == errors
 
     # A killed run: one part never renamed into place (its sidecar was), a temporary left over.
     victim = parsed_parts(out)[1]
@@ -127,21 +127,21 @@ def test_a_rerun_skips_finished_parts_and_redoes_unfinished_ones(corpus, tmp_pat
         next(read_parsed_cells(out))
     resumed = parse_corpus([corpus], out, workers=1, notebooks_per_unit=2)
     assert resumed.units_reused == resumed.units - 1
-    assert (out / "errors.jsonl").read_text() == errors
+    assert (out / "_errors.jsonl").read_text() == errors
     assert len(list(read_parsed_cells(out))) == first.stats.parsed_cells
 
 
 def test_a_notebook_the_parser_chokes_on_is_logged_and_the_run_goes_on(corpus, tmp_path, monkeypatch):
-    real_parse = pipeline.parse_notebook
+    real_parse = cells_module.parse_notebook
 
     def fragile_parse(notebook, problems=None):
         if notebook.id == "analysis.ipynb":
             raise RuntimeError("parser bug")
         return real_parse(notebook, problems)
 
-    monkeypatch.setattr(pipeline, "parse_notebook", fragile_parse)
+    monkeypatch.setattr(cells_module, "parse_notebook", fragile_parse)
     summary = parse_corpus([corpus / "notebooks"], tmp_path / "parsed", workers=1)
-    failures = [p for p in ProblemLog.read_jsonl(tmp_path / "parsed" / "errors.jsonl") if p.reason == "parse-failed"]
+    failures = [p for p in ProblemLog.read_jsonl(tmp_path / "parsed" / "_errors.jsonl") if p.reason == "parse-failed"]
     assert [(p.item, "parser bug" in p.detail) for p in failures] == [("analysis.ipynb", True)]
     assert summary.stats.parsed_cells == 3 + 2  # the assignment's code cells and the v3 notebook's
     assert all(not cell.id.startswith("analysis.ipynb") for cell in read_parsed_cells(tmp_path / "parsed"))
@@ -156,10 +156,10 @@ def test_dask_local_cluster_and_a_scheduler_address_give_the_same_cells(corpus, 
         parse_corpus([corpus], tmp_path / "remote", scheduler=cluster.scheduler_address, notebooks_per_unit=3)
     assert summary.units_reused == 0
     expected = list(read_parsed_cells(tmp_path / "one"))
-    errors = (tmp_path / "one" / "errors.jsonl").read_text()
+    errors = (tmp_path / "one" / "_errors.jsonl").read_text()
     for run in ("dask", "remote"):
         assert list(read_parsed_cells(tmp_path / run)) == expected
-        assert (tmp_path / run / "errors.jsonl").read_text() == errors
+        assert (tmp_path / run / "_errors.jsonl").read_text() == errors
 
 
 def test_corpus_stats_counts_cells_problems_and_apis(corpus):
@@ -170,7 +170,7 @@ def test_corpus_stats_counts_cells_problems_and_apis(corpus):
     assert stats.cells["code"] == stats.parsed_cells == 14
     assert stats.notebook_problems == {"malformed-json": 2, "non-python-kernel": 2, "missing-field": 1}
     assert stats.apis["pandas.read_csv"] == 2
-    merged = pipeline.CorpusStats.from_dict(stats.to_dict(top_apis=None))
+    merged = CorpusStats.from_dict(stats.to_dict(top_apis=None))
     merged.merge(stats)
     assert merged.notebooks == 12 and merged.apis["pandas.read_csv"] == 4
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coral.corpora.problems import ProblemLog
 from coral.corpora.readers import (
     ReaderOptions,
     count_records,
@@ -22,6 +21,7 @@ from coral.corpora.readers import (
     read_notebooks,
     read_source,
 )
+from coral.problems import ProblemLog
 
 
 @pytest.fixture(scope="module")
@@ -285,7 +285,7 @@ def test_reading_is_streaming(corpora):
 
 
 def test_without_a_problem_log_problems_become_warnings(corpora, caplog):
-    with caplog.at_level(logging.WARNING, logger="coral.corpora.readers"):
+    with caplog.at_level(logging.WARNING, logger="coral.problems"):
         list(read_notebooks(corpora / "notebooks" / "broken.ipynb"))
     assert "malformed-json" in caplog.text and "broken.ipynb" in caplog.text
 

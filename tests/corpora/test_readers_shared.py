@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from coral.corpora.pipeline import plan_work_units, process_unit, read_parsed_cells
-from coral.corpora.problems import ProblemLog
+from coral.corpora.parquet import read_parsed_cells
+from coral.corpora.pipeline import process_unit
 from coral.corpora.readers import ReaderOptions, read_notebooks
+from coral.corpora.units import plan_work_units
+from coral.problems import ProblemLog
 
 pytestmark = pytest.mark.shared
 

@@ -8,10 +8,10 @@ from collections import Counter
 import pytest
 
 from coral.corpora.parse import parse_code, parse_notebook, resolution_order
-from coral.corpora.problems import ProblemLog
 from coral.corpora.readers import read_notebooks
 from coral.corpora.records import Cell, Notebook
 from coral.corpora.resolve import Scope, typed_names
+from coral.problems import ProblemLog
 
 
 def apis(*sources: str, counts: list[int | None] | None = None) -> list[list[str]]:

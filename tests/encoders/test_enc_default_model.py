@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from coral.corpora.pipeline import iter_parsed_cells
-from coral.evaluation import evaluate_predictions, read_gold
-from coral.predict import load_stage_model
+from coral.corpora.cells import read_cells
+from coral.jobs.evaluate import evaluate_predictions, read_gold
+from coral.jobs.predict import load_stage_model
 from coral.predictions import predictions_from_proba
 
 pytestmark = pytest.mark.shared
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.shared
 
 def test_default_model_labels_ucsd_dev_accurately(shared_dir):
     gold = read_gold(shared_dir / "annotations" / "ucsd-dev.jsonl")
-    cells = [cell for cell in iter_parsed_cells([str(shared_dir / "corpora" / "coral-ucsd-sample" / "train.txt")])
+    cells = [cell for cell in read_cells([str(shared_dir / "corpora" / "coral-ucsd-sample" / "train.txt")])
              if cell.id in gold]
     assert len(cells) == len(gold)
     proba = load_stage_model("default").predict_proba(cells)

@@ -13,7 +13,7 @@ from sklearn.base import clone
 from coral.encoders import ENCODERS, load_encoder, make_encoder
 from coral.encoders.params import ParamGroup
 from coral.encoders.runtime import available_cores, default_threads
-from coral.predict import DEFAULT_MODEL_DIR
+from coral.jobs.predict import DEFAULT_MODEL_DIR
 
 from .cells import toy_corpus
 

@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from coral.corpora.parse import parse_code
+from coral.corpora.parse import parse_code, parse_notebook
+from coral.corpora.records import Cell, Notebook
 from coral.labeling.lfs.cellfacts import cell_facts, top_level_statements
 from coral.labeling.lfsets import load_lfs
 from coral.stages import ABSTAIN, Stage
@@ -69,6 +70,15 @@ def test_facts_are_memoized_per_cell_object_not_per_id():
         ("pd.Series(clf.feature_importances_).sort_values()", "ext_inspects_fitted_model", Stage.EVALUATE),
         ("y_pred = clf.predict(X_test)", "ext_predicts_or_shows_results", Stage.EVALUATE),
         ("print(rmse)", "ext_predicts_or_shows_results", Stage.EVALUATE),
+        # modeling and evaluation written by hand
+        ("def compute_cost(X, y, theta):\n    return ((X @ theta - y) ** 2).mean()", "ext_defines_model", Stage.MODEL),
+        ("class NeuralNetwork(object):\n    def forward(self, x):\n        return x", "ext_defines_model", Stage.MODEL),
+        ("for epoch in range(10):\n    loss = step(w)\n    w -= lr * grad(w)", "ext_defines_model", Stage.MODEL),
+        ("for xb, yb in loader:\n    model.train_on_batch(xb, yb)", "ext_defines_model", Stage.MODEL),
+        ("def mae(target, predictions):\n    return np.mean(np.abs(predictions - target))", "ext_defines_metric",
+         Stage.EVALUATE),
+        ("stats.kruskal(a, b, c)", "ext_scores_without_fitting", Stage.EVALUATE),
+        ("means = df.groupby('k')['v'].mean().reset_index()\nmeans", "ext_summarises_then_shows", Stage.EXPLORE),
     ],
 )
 def test_structural_lfs_fire_on_their_cue(source, lf, stage):
@@ -99,6 +109,14 @@ def test_structural_lfs_fire_on_their_cue(source, lf, stage):
         # an exception named IndexError is no model error
         ("for i in range(3):\n    try:\n        print(r[i])\n    except IndexError:\n        pass",
          "ext_predicts_or_shows_results"),
+        # a training-and-evaluation helper is modeling (fit and score in one cell is MODEL)
+        ("def train_and_score(X, y):\n    return 1", "ext_defines_metric"),
+        # a function that does something else besides defining is not only a definition
+        ("def sigmoid(z):\n    return 1 / (1 + np.exp(-z))\nprint(sigmoid(0))", "ext_defines_model"),
+        # a summary bound after reshaping is preparing; without a summary it is not exploring
+        ("means = df.drop(columns='x').groupby('k').mean()\nmeans", "ext_summarises_then_shows"),
+        ("means = df.groupby('k').mean()\nmeans", "ext_prepares_then_shows"),
+        ("x = f(df)\nx", "ext_summarises_then_shows"),
     ],
 )
 def test_structural_lfs_abstain_off_their_cue(source, silent):
@@ -109,6 +127,19 @@ def test_fit_and_score_in_one_cell_is_model_not_evaluate():
     fired = votes("clf.fit(X, y)\nprint(clf.score(X_test, y_test))")
     assert fired.get("ext_calls_fit") == Stage.MODEL
     assert not {name for name, stage in fired.items() if stage != Stage.MODEL}
+
+
+def test_what_a_fit_returned_is_evaluated_not_explored():
+    sources = ["import statsmodels.formula.api as smf", "res = smf.ols('y ~ x', df).fit()", "res.summary()",
+               "scaler = StandardScaler().fit(X)\nX2 = scaler.transform(X)"]
+    notebook = Notebook(id="n", origin="test", cells=[
+        Cell(notebook_id="n", index=i, cell_type="code", source=source) for i, source in enumerate(sources)])
+    _, fit, summary, scale = parse_notebook(notebook)
+    lfs = {lf.name: lf for lf in load_lfs("extended")}
+    assert lfs["ext_reads_fitted_results"](summary) == Stage.EVALUATE
+    assert lfs["ext_looks_at_data"](summary) == ABSTAIN
+    assert lfs["ext_reads_fitted_results"](fit) == ABSTAIN  # fitting is MODEL
+    assert not cell_facts(scale).uses_fitted_results  # a scaler's fit.transform prepares data
 
 
 def test_loading_data_for_a_plot_is_not_data_preparation():

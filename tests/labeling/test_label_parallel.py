@@ -7,12 +7,13 @@ import pytest
 from typer.testing import CliRunner
 
 from coral.cli import app
+from coral.corpora.cells import plan_cell_parts
 from coral.corpora.pipeline import parse_corpus
-from coral.corpora.problems import ProblemLog
 from coral.labeling.apply import LabelingFunctionError
-from coral.labeling.corpus import label_corpus, label_corpus_parallel, plan_label_parts
+from coral.labeling.corpus import label_corpus, label_corpus_parallel
 from coral.labeling.lfsets import load_lf_sets
 from coral.labeling.matrix import LabelMatrix
+from coral.problems import ProblemLog
 
 SPECS = ["paper", "extended"]
 
@@ -23,10 +24,10 @@ def corpus(fixtures_dir):
 
 
 def test_parts_follow_the_input(corpus, tmp_path):
-    parts = plan_label_parts(corpus, notebooks_per_unit=2)
+    parts = plan_cell_parts(corpus, notebooks_per_unit=2)
     assert len(parts) == 4  # the six-line shard in three ranges, then the folder of notebooks
     parse_corpus(corpus[0], tmp_path / "parsed", workers=1, notebooks_per_unit=2)
-    assert [part.parquet.name[:10] for part in plan_label_parts([tmp_path / "parsed"])] == [
+    assert [part.parquet.name[:10] for part in plan_cell_parts([tmp_path / "parsed"])] == [
         "part-00000", "part-00001", "part-00002"]
 
 

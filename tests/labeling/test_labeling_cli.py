@@ -34,7 +34,7 @@ def test_label_writes_the_matrix_with_ids(notebook, tmp_path):
     assert votes["churn.ipynb#2"][names.index("paper_seed_wrangle")] == 1
     assert votes["churn.ipynb#3"][names.index("paper_seed_explore")] == 2
     assert votes["churn.ipynb#5"][names.index("paper_markdown_model")] == 3
-    assert (tmp_path / "labels" / "problems.jsonl").exists()
+    assert (tmp_path / "labels" / "_problems.jsonl").exists()
     assert "6 cells x 8 LFs" in result.output
 
 

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 from snorkel.labeling import LFApplier, PandasLFApplier, labeling_function
 
-from coral.corpora.problems import ProblemLog
 from coral.labeling.apply import LabelingFunctionError, apply_lfs, cells_to_frame
 from coral.labeling.lfsets import load_lf_sets, load_lfs
+from coral.problems import ProblemLog
 from coral.stages import Stage
 
 
 @pytest.fixture
 def cells(make_cell):
     return [
-        make_cell("import pandas as pd", id="a#0", statements=1, imports=1, names_bound=["pd"]),
+        make_cell("import os", id="a#0", statements=1, imports=1, names_bound=["os"]),
         make_cell("df = pd.read_csv(p)", id="a#1", apis=["pandas.read_csv"], names_bound=["df"],
                   called_names=["pd.read_csv"]),
         make_cell("df.describe()", id="a#2", apis=["pandas.read_csv.describe"], called_names=["df.describe"]),
@@ -24,6 +24,7 @@ def cells(make_cell):
                   apis=["sklearn.svm.SVC", "sklearn.metrics.accuracy_score"]),
         make_cell("def f(a):\n    return a", id="a#4", lines=2, names_bound=["f"]),
         make_cell("x = train_test_split(df)", id="a#5", names_bound=["x"], markdown_above="Random forest"),
+        make_cell("df", id="a#6", statements=1),
     ]
 
 
@@ -45,11 +46,11 @@ def test_matrix_values(cells):
     L = apply_lfs(cells, lfs)
     names = [lf.name for lf in lfs]
     column = {name: L[:, j].tolist() for j, name in enumerate(names)}
-    assert column["paper_imports_import"] == [0, -1, -1, -1, -1, -1]
-    assert column["paper_seed_wrangle"] == [-1, 1, -1, -1, -1, -1]
-    assert column["paper_one_line_explore"] == [-1, -1, 2, -1, -1, -1]
-    assert column["paper_seed_evaluate"] == [-1, -1, -1, 4, -1, -1]
-    assert column["paper_markdown_model"] == [-1, -1, -1, -1, -1, 3]
+    assert column["paper_imports_import"] == [0, -1, -1, -1, -1, -1, -1]
+    assert column["paper_seed_wrangle"] == [-1, 1, -1, -1, -1, -1, -1]
+    assert column["paper_one_line_explore"] == [-1, -1, -1, -1, -1, -1, 2]
+    assert column["paper_seed_evaluate"] == [-1, -1, -1, 4, -1, -1, -1]
+    assert column["paper_markdown_model"] == [-1, -1, -1, -1, -1, 3, -1]
     assert not (L[4] != -1).any()
 
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from scipy.stats import entropy
 
-from coral.corpora.problems import ProblemLog
 from coral.predictions import Prediction
+from coral.problems import ProblemLog
 from coral.stages import STAGE_NAMES
 from coral.studies import citations
 from coral.studies.citations import link_papers, paper_table, read_papers

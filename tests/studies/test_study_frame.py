@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from coral.corpora.problems import ProblemLog
 from coral.predictions import Prediction, write_predictions
+from coral.problems import ProblemLog
 from coral.studies.frame import attach_metadata, load_predictions, read_table, repo_from_notebook_id
 
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from coral.corpora.problems import ProblemLog
 from coral.predictions import Prediction
+from coral.problems import ProblemLog
 from coral.studies import compare
 from coral.studies.composition import overall_composition, stage_fractions
 from coral.studies.frame import attach_metadata, load_predictions

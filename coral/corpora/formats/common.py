@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coral.corpora.records import Cell
+from coral.problems import OVERSIZE, ProblemLog
 
 MARKDOWN_LOOKBACK = 3  # CORAL: the most recent markdown cell at most three cells above
 
@@ -21,6 +22,21 @@ class ReaderOptions:
 
     max_notebook_bytes: int = 20_000_000
     max_code_cell_chars: int = 100_000
+
+    def notebook_fits(self, n_bytes: int, origin: str, item: str | None, problems: ProblemLog, what: str = "") -> bool:
+        """Whether a notebook (file, archive member, shard line) of ``n_bytes`` is within the
+        limit; one that is not is logged as ``oversize``."""
+        if n_bytes <= self.max_notebook_bytes:
+            return True
+        problems.add(origin, item, OVERSIZE, f"{what}{n_bytes:,} bytes > {self.max_notebook_bytes:,}")
+        return False
+
+    def code_fits(self, source: str, origin: str, item: str | None, problems: ProblemLog, what: str = "code cell") -> bool:
+        """Whether a code cell's ``source`` is within the limit; one that is not is logged as ``oversize``."""
+        if len(source) <= self.max_code_cell_chars:
+            return True
+        problems.add(origin, item, OVERSIZE, f"{what} of {len(source):,} characters > {self.max_code_cell_chars:,}")
+        return False
 
 
 def source_text(value: Any) -> str | None:

@@ -16,8 +16,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from coral.corpora.formats.common import ReaderOptions
-from coral.corpora.problems import ProblemLog
 from coral.corpora.records import Cell, Notebook
+from coral.problems import BAD_FIELD, MISSING_FIELD, ProblemLog
 
 REQUIRED_FIELDS = ("id", "context")
 
@@ -42,15 +42,13 @@ def notebook_from_record(
     missing = [name for name in REQUIRED_FIELDS if record.get(name) is None]
     cell_id = None if record.get("id") is None else str(record["id"])
     if missing:
-        problems.add(origin, cell_id, "missing-field", f"record lacks {', '.join(missing)}")
+        problems.add(origin, cell_id, MISSING_FIELD, f"record lacks {', '.join(missing)}")
         return None
     source = record["context"]
     if not isinstance(source, str):
-        problems.add(origin, cell_id, "bad-field", f"'context' is a {type(source).__name__}")
+        problems.add(origin, cell_id, BAD_FIELD, f"'context' is a {type(source).__name__}")
         return None
-    if len(source) > options.max_code_cell_chars:
-        limit = options.max_code_cell_chars
-        problems.add(origin, cell_id, "oversize", f"code cell of {len(source):,} characters > {limit:,}")
+    if not options.code_fits(source, origin, cell_id, problems):
         return None
     file = record.get("file")
     notebook_id = f"coral:{PurePosixPath(file).stem}" if isinstance(file, str) and file else f"coral:{cell_id}"

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from coral.corpora.formats.common import ReaderOptions, attach_markdown_above
-from coral.corpora.problems import ProblemLog
 from coral.corpora.records import Cell, Notebook
+from coral.problems import MISSING_FIELD, ProblemLog
 
 REQUIRED_FIELDS = ("task_id", "prompt", "solution")
 
@@ -30,15 +30,14 @@ def notebook_from_record(
     notebook_id = str(record["task_id"]) if record.get("task_id") is not None else None
     missing = [name for name in REQUIRED_FIELDS if not isinstance(record.get(name), str)]
     if missing or notebook_id is None:
-        problems.add(origin, notebook_id, "missing-field", f"record lacks text fields {', '.join(missing)}")
+        problems.add(origin, notebook_id, MISSING_FIELD, f"record lacks text fields {', '.join(missing)}")
         return None
     cells = [Cell(notebook_id, 0, "markdown", record["prompt"])]
     for index, (field, role) in enumerate((("solution", "solution"), ("test", "grade")), start=1):
         source = record.get(field)
         if not isinstance(source, str):
             continue
-        if len(source) > options.max_code_cell_chars:
-            problems.add(origin, f"{notebook_id}#{index}", "oversize", f"{field} of {len(source):,} characters")
+        if not options.code_fits(source, origin, f"{notebook_id}#{index}", problems, what=field):
             continue
         cells.append(Cell(notebook_id, index, "code", source, nbgrader=role))
     path = record.get("notebook_path")

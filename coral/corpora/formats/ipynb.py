@@ -19,8 +19,22 @@ from typing import Any
 import nbformat
 
 from coral.corpora.formats.common import ReaderOptions, attach_markdown_above, is_python_language, source_text
-from coral.corpora.problems import ProblemLog
 from coral.corpora.records import Cell, Notebook
+from coral.problems import (
+    BAD_CELL,
+    BAD_FIELD,
+    CONVERSION_FAILED,
+    CORRUPT_ARCHIVE,
+    MALFORMED_JSON,
+    MISSING_FIELD,
+    NON_PYTHON_KERNEL,
+    NOT_A_NOTEBOOK,
+    TRUNCATED_ARCHIVE,
+    UNDECODABLE_BYTES,
+    UNREADABLE_FILE,
+    UNREADABLE_NOTEBOOK,
+    ProblemLog,
+)
 
 NOTEBOOK_SUFFIX = ".ipynb"
 
@@ -87,45 +101,42 @@ def notebook_from_json(
     through nbformat's converter, which flattens v3 worksheets in order.
     """
     if not isinstance(data, dict) or not ("cells" in data or "worksheets" in data):
-        problems.add(origin, notebook_id, "not-a-notebook", "no 'cells' or 'worksheets' in the JSON")
+        problems.add(origin, notebook_id, NOT_A_NOTEBOOK, "no 'cells' or 'worksheets' in the JSON")
         return None
     version = data.get("nbformat")
     if "worksheets" in data or (isinstance(version, int) and version < 4):
         try:
             data = _upgrade_to_v4(data)
         except Exception as error:  # nbformat raises many kinds on malformed old notebooks
-            problems.add(origin, notebook_id, "conversion-failed", f"nbformat v{version} -> v4: {error!r}")
+            problems.add(origin, notebook_id, CONVERSION_FAILED, f"nbformat v{version} -> v4: {error!r}")
             return None
     metadata = data.get("metadata")
     metadata = metadata if isinstance(metadata, dict) else {}
     language = kernel_language(metadata)
     if not is_python_language(language):
-        problems.add(origin, notebook_id, "non-python-kernel", f"kernel language {language!r}")
+        problems.add(origin, notebook_id, NON_PYTHON_KERNEL, f"kernel language {language!r}")
         return None
     raw_cells = data.get("cells")
     if not isinstance(raw_cells, list):
-        problems.add(origin, notebook_id, "not-a-notebook", "'cells' is not a list")
+        problems.add(origin, notebook_id, NOT_A_NOTEBOOK, "'cells' is not a list")
         return None
 
     cells: list[Cell] = []
     for index, raw in enumerate(raw_cells):
         cell_id = f"{notebook_id}#{index}"
         if not isinstance(raw, dict):
-            problems.add(origin, cell_id, "bad-cell", f"cell is a {type(raw).__name__}, not an object")
+            problems.add(origin, cell_id, BAD_CELL, f"cell is a {type(raw).__name__}, not an object")
             continue
         if "source" not in raw:
-            problems.add(origin, cell_id, "missing-field", "cell has no 'source'")
+            problems.add(origin, cell_id, MISSING_FIELD, "cell has no 'source'")
             continue
         source = source_text(raw["source"])
         if source is None:
-            problems.add(origin, cell_id, "bad-field", f"'source' is a {type(raw['source']).__name__}")
+            problems.add(origin, cell_id, BAD_FIELD, f"'source' is a {type(raw['source']).__name__}")
             continue
         cell_type = raw.get("cell_type")
         cell_type = cell_type if cell_type in ("code", "markdown") else "raw"
-        if cell_type == "code" and len(source) > options.max_code_cell_chars:
-            problems.add(
-                origin, cell_id, "oversize", f"code cell of {len(source):,} characters > {options.max_code_cell_chars:,}"
-            )
+        if cell_type == "code" and not options.code_fits(source, origin, cell_id, problems):
             continue
         execution_count = raw.get("execution_count")
         cells.append(
@@ -154,8 +165,7 @@ def notebook_from_bytes(
     raw: bytes, notebook_id: str, origin: str, problems: ProblemLog, options: ReaderOptions, **where: Any
 ) -> Notebook | None:
     """Decode and parse one notebook file's bytes; every failure becomes a logged problem."""
-    if len(raw) > options.max_notebook_bytes:
-        problems.add(origin, notebook_id, "oversize", f"{len(raw):,} bytes > {options.max_notebook_bytes:,}")
+    if not options.notebook_fits(len(raw), origin, notebook_id, problems):
         return None
     data = parse_json_bytes(raw, notebook_id, origin, problems)
     if data is None:
@@ -163,7 +173,7 @@ def notebook_from_bytes(
     try:
         return notebook_from_json(data, notebook_id, origin, problems, options, **where)
     except Exception as error:  # a notebook this reader did not foresee must not end the run
-        problems.add(origin, notebook_id, "unreadable-notebook", repr(error))
+        problems.add(origin, notebook_id, UNREADABLE_NOTEBOOK, repr(error))
         return None
 
 
@@ -172,17 +182,17 @@ def parse_json_bytes(raw: bytes, item: str | None, origin: str, problems: Proble
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        problems.add(origin, item, "undecodable-bytes", str(error))
+        problems.add(origin, item, UNDECODABLE_BYTES, str(error))
         return None
     if not text.strip():
-        problems.add(origin, item, "malformed-json", "empty")
+        problems.add(origin, item, MALFORMED_JSON, "empty")
         return None
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        problems.add(origin, item, "malformed-json", str(error))
+        problems.add(origin, item, MALFORMED_JSON, str(error))
     except RecursionError:
-        problems.add(origin, item, "malformed-json", "JSON nested too deeply to read")
+        problems.add(origin, item, MALFORMED_JSON, "JSON nested too deeply to read")
     return None
 
 
@@ -190,12 +200,11 @@ def read_ipynb_file(path: Path, notebook_id: str, problems: ProblemLog, options:
     """The notebook in one ``.ipynb`` file (nothing if it cannot be used)."""
     origin = str(path)
     try:
-        if path.stat().st_size > options.max_notebook_bytes:
-            problems.add(origin, notebook_id, "oversize", f"{path.stat().st_size:,} bytes > {options.max_notebook_bytes:,}")
+        if not options.notebook_fits(path.stat().st_size, origin, notebook_id, problems):
             return
         raw = path.read_bytes()
     except OSError as error:
-        problems.add(origin, notebook_id, "unreadable-file", str(error))
+        problems.add(origin, notebook_id, UNREADABLE_FILE, str(error))
         return
     notebook = notebook_from_bytes(raw, notebook_id, origin, problems, options, path=notebook_id)
     if notebook is not None:
@@ -228,18 +237,17 @@ def read_zip(
         members = zip_members(path)
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as error:
-        problems.add(str(path), None, "corrupt-archive", str(error))
+        problems.add(str(path), None, CORRUPT_ARCHIVE, str(error))
         return
     with archive:
         for info in members[start:stop]:
             origin = f"{path}:{info.filename}"
-            if info.file_size > options.max_notebook_bytes:
-                problems.add(origin, info.filename, "oversize", f"{info.file_size:,} bytes > {options.max_notebook_bytes:,}")
+            if not options.notebook_fits(info.file_size, origin, info.filename, problems):
                 continue
             try:
                 raw = archive.read(info)
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
-                problems.add(origin, info.filename, "corrupt-archive", str(error))
+                problems.add(origin, info.filename, CORRUPT_ARCHIVE, str(error))
                 continue
             notebook = notebook_from_bytes(raw, info.filename, origin, problems, options, path=info.filename)
             if notebook is not None:
@@ -265,8 +273,7 @@ def read_tar(
                 if stop is not None and ordinal >= stop:
                     return
                 origin = f"{path}:{info.name}"
-                if info.size > options.max_notebook_bytes:
-                    problems.add(origin, info.name, "oversize", f"{info.size:,} bytes > {options.max_notebook_bytes:,}")
+                if not options.notebook_fits(info.size, origin, info.name, problems):
                     continue
                 member = archive.extractfile(info)
                 raw = member.read() if member is not None else b""
@@ -274,7 +281,7 @@ def read_tar(
                 if notebook is not None:
                     yield notebook
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
-        problems.add(str(path), None, "truncated-archive", f"{error!r} after {ordinal + 1} notebook members")
+        problems.add(str(path), None, TRUNCATED_ARCHIVE, f"{error!r} after {ordinal + 1} notebook members")
 
 
 def count_tar_members(path: Path) -> int:

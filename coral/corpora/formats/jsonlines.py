@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.formats.ipynb import parse_json_bytes
-from coral.corpora.problems import ProblemLog
+from coral.problems import CORRUPT_GZIP, TRUNCATED_GZIP, ProblemLog
 
 GZIP_MAGIC = b"\x1f\x8b"
 _STREAM_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
@@ -30,7 +30,7 @@ def open_maybe_gzip(path: Path) -> IO[bytes]:
 
 
 def _stream_error_reason(error: BaseException) -> str:
-    return "truncated-gzip" if isinstance(error, EOFError) else "corrupt-gzip"
+    return TRUNCATED_GZIP if isinstance(error, EOFError) else CORRUPT_GZIP
 
 
 def iter_json_lines(
@@ -60,9 +60,7 @@ def iter_json_lines(
             if line_index < start:
                 continue
             origin = f"{path}:{next_line}"
-            if len(raw) > options.max_notebook_bytes:
-                problems.add(origin, None, "oversize", f"line of {len(raw):,} bytes > {options.max_notebook_bytes:,}")
-            elif raw.strip():
+            if options.notebook_fits(len(raw), origin, None, problems, what="line of ") and raw.strip():
                 record = parse_json_bytes(raw, None, origin, problems)
                 if record is not None:
                     yield next_line, record

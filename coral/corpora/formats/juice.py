@@ -18,8 +18,8 @@ from typing import Any
 
 from coral.corpora.formats.common import ReaderOptions, attach_markdown_above
 from coral.corpora.formats.ipynb import nbgrader_role
-from coral.corpora.problems import ProblemLog
 from coral.corpora.records import Cell, Notebook
+from coral.problems import BAD_CELL, MISSING_FIELD, ProblemLog
 
 CODE_TOKEN_FIELDS = ("code_tokens_clean", "code_tokens")
 
@@ -77,7 +77,7 @@ def notebook_from_record(
     target_code = _code_of(record)
     context = record.get("context")
     if target_code is None or not isinstance(context, list):
-        problems.add(origin, notebook_id, "missing-field", "record lacks the target 'code'/'code_tokens_clean' or 'context'")
+        problems.add(origin, notebook_id, MISSING_FIELD, "record lacks the target 'code'/'code_tokens_clean' or 'context'")
         return None
 
     cells: list[Cell] = []
@@ -85,20 +85,18 @@ def notebook_from_record(
     for index, entry in enumerate(ordered):
         cell_id = f"{notebook_id}#{index}"
         if not isinstance(entry, dict):
-            problems.add(origin, cell_id, "bad-cell", f"context cell is a {type(entry).__name__}")
+            problems.add(origin, cell_id, BAD_CELL, f"context cell is a {type(entry).__name__}")
             continue
         is_markdown = entry.get("cell_type") == "markdown"
         source = _markdown_of(entry) if is_markdown else _code_of(entry)
         if source is None:
             kind = "markdown" if is_markdown else "code"
-            problems.add(origin, cell_id, "missing-field", f"{kind} context cell has no text")
+            problems.add(origin, cell_id, MISSING_FIELD, f"{kind} context cell has no text")
             continue
         cells.append(Cell(notebook_id, index, "markdown" if is_markdown else "code", source, id=cell_id))
 
     target_index = len(ordered)
-    if len(target_code) > options.max_code_cell_chars:
-        problems.add(origin, f"{notebook_id}#{target_index}", "oversize", f"target of {len(target_code):,} characters")
-    else:
+    if options.code_fits(target_code, origin, f"{notebook_id}#{target_index}", problems, what="target"):
         execution_count = record.get("execution_count")
         cells.append(
             Cell(

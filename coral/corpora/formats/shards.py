@@ -10,8 +10,8 @@ from typing import Any
 
 from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.formats.ipynb import notebook_from_json
-from coral.corpora.problems import ProblemLog
 from coral.corpora.records import Notebook
+from coral.problems import MISSING_FIELD, ProblemLog
 
 REQUIRED_FIELDS = ("id", "notebook")
 
@@ -26,7 +26,7 @@ def notebook_from_record(
     notebook_id = record.get("id")
     missing = [name for name in REQUIRED_FIELDS if record.get(name) is None]
     if missing:
-        problems.add(origin, notebook_id, "missing-field", f"record lacks {', '.join(missing)}")
+        problems.add(origin, notebook_id, MISSING_FIELD, f"record lacks {', '.join(missing)}")
         return None
     return notebook_from_json(
         record["notebook"], str(notebook_id), origin, problems, options, repo=record.get("repo"), path=record.get("path")

@@ -18,6 +18,7 @@ from coral.corpora.records import ASTGraph, ParsedCell
 
 _IMPORT_TYPES = {"import_statement", "import_from_statement", "future_import_statement"}
 _DEFINITION_TYPES = {"function_definition", "decorated_definition"}
+_NAMED_DEFINITION_TYPES = {"function_definition", "class_definition"}
 _LOOP_TYPES = {"for_statement", "while_statement"}
 _BLOCK_TYPES = {"if_statement", "with_statement", "try_statement"}
 _DISPLAY_TYPES = {
@@ -27,6 +28,10 @@ _DISPLAY_TYPES = {
 _TARGET_TYPES = {"identifier", "pattern_list", "tuple_pattern", "list_pattern", "tuple", "list"}
 _EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning")  # IndexError names no model error
 _CHANGE_TYPES = {"assignment", "augmented_assignment", "delete_statement"}
+# Resolved names of what a fitted model returned: ``statsmodels.formula.api.ols.fit.summary``,
+# ``...RegressionResults.conf_int``, ``keras...Sequential.fit.history`` (not a scaler's
+# ``fit.transform``, which prepares data).
+FITTED_RESULT_API = re.compile(r"\.fit\.(?!transform)[A-Za-z_]|Results(?:Wrapper)?\.[a-z_]")
 _IDENTIFIER_WORDS = re.compile(r"[A-Z]?[a-z]+\d*|[A-Z]+\d*(?![a-z])")
 
 
@@ -40,7 +45,8 @@ class Statement:
     ``targets`` the names an assignment binds; ``mutates`` whether the statement changes
     existing data in place (item or attribute assignment, ``del``, ``inplace=True``; for
     loops and if/with/try blocks: any assignment or ``del`` in their body);
-    ``bases`` the base-class names of a class.
+    ``bases`` the base-class names of a class; ``defines`` the names of the functions and
+    classes a definition defines, its methods and nested functions included.
     """
 
     kind: str
@@ -48,6 +54,7 @@ class Statement:
     targets: tuple[str, ...] = ()
     mutates: bool = False
     bases: tuple[str, ...] = ()
+    defines: tuple[str, ...] = ()
 
     @property
     def target(self) -> str:
@@ -65,16 +72,19 @@ class CellFacts:
     those identifiers lower-cased, whole without underscores and split into words, each with
     and without trailing digits (``y_pred2`` -> ``ypred2``, ``y``, ``pred2``, ``pred``;
     ``rfScore`` -> ``rfscore``, ``rf``, ``score``), for vocabulary cues that should not match
-    comments or strings.
+    comments or strings; ``uses_fitted_results``: a resolved call reaches into what a fit
+    returned (``extended.FITTED_RESULT_API``).
     """
 
     statements: tuple[Statement, ...]
     methods: frozenset[str]
     identifiers: frozenset[str]
     words: frozenset[str]
+    uses_fitted_results: bool = False
 
 
-def _identifier_words(identifiers: set[str]) -> frozenset[str]:
+def identifier_words(identifiers: set[str]) -> frozenset[str]:
+    """Identifiers as ``CellFacts.words`` holds them (exception names left out)."""
     words: set[str] = set()
     for identifier in identifiers:
         if identifier.endswith(_EXCEPTION_SUFFIXES):
@@ -103,6 +113,17 @@ def _callee(graph: ASTGraph, call: int, end: int) -> str:
     return ""
 
 
+def _defined_names(graph: ASTGraph, start: int, end: int) -> tuple[str, ...]:
+    """Names of the functions and classes defined in ``start..end`` (a definition's name is
+    its first child)."""
+    types, values, parents = graph.types, graph.values, graph.parents
+    return tuple(
+        values[i] or ""
+        for i in range(start + 1, end)
+        if types[i] == "identifier" and parents[i] == i - 1 and types[i - 1] in _NAMED_DEFINITION_TYPES
+    )
+
+
 def _has_inplace(graph: ASTGraph, start: int, end: int) -> bool:
     types, values = graph.types, graph.values
     return any(
@@ -117,10 +138,10 @@ def _statement(graph: ASTGraph, node: int, end: int) -> Statement:
     if kind in _IMPORT_TYPES:
         return Statement("import")
     if kind in _DEFINITION_TYPES:
-        return Statement("def")
+        return Statement("def", defines=_defined_names(graph, node, end))
     if kind == "class_definition":
         bases = tuple(values[i] or "" for i in range(node + 1, end) if types[i] == "identifier")
-        return Statement("class", bases=bases[1:])
+        return Statement("class", bases=bases[1:], defines=_defined_names(graph, node, end))
     if kind in _LOOP_TYPES or kind in _BLOCK_TYPES:
         changes = any(types[i] in _CHANGE_TYPES for i in range(node + 1, end)) or _has_inplace(graph, node, end)
         return Statement("loop" if kind in _LOOP_TYPES else "block", mutates=changes)
@@ -171,7 +192,8 @@ def compute_cell_facts(cell: Any) -> CellFacts:
         if types[i] == "identifier" and values[i]
     }
     methods = frozenset(name.rsplit(".", 1)[-1] for name in (*cell.apis, *cell.called_names))
-    return CellFacts(statements, methods, frozenset(identifiers), _identifier_words(identifiers))
+    fitted = any(FITTED_RESULT_API.search(api) for api in cell.apis)
+    return CellFacts(statements, methods, frozenset(identifiers), identifier_words(identifiers), fitted)
 
 
 _last = threading.local()

@@ -15,7 +15,7 @@ import re
 from snorkel.labeling import LabelingFunction, labeling_function
 
 from coral.corpora.records import ParsedCell
-from coral.labeling.lfs.cellfacts import CellFacts, Statement, cell_facts
+from coral.labeling.lfs.cellfacts import CellFacts, Statement, identifier_words, cell_facts
 from coral.labeling.seedfiles import SEEDS_DIR, load_seed_lfs
 from coral.stages import ABSTAIN, Stage
 
@@ -42,13 +42,21 @@ PREPARE_CALLS = {
     "vstack", "hstack", "concatenate", "append", "extend", "insert", "copy", "explode", "str", "where", "clip",
     "train_test_split", "to_categorical", "LabelEncoder", "StandardScaler", "MinMaxScaler", "OneHotEncoder",
 }
+# Aggregations: a cell that binds one and shows it is looking at data (rubric: "a transformation
+# done only so its result can be looked at" is EXPLORE).
+AGGREGATE_CALLS = {
+    "groupby", "mean", "median", "sum", "count", "value_counts", "agg", "aggregate", "pivot_table", "crosstab",
+    "describe", "std", "var", "size", "nunique", "corr", "quantile",
+}
+SUMMARY_FINISHING_CALLS = {"reset_index", "apply", "round"}  # turn a summary into a table, not new data
 PLOT_CALLS = {
     "plot", "scatter", "hist", "bar", "barh", "boxplot", "imshow", "show", "pie", "heatmap", "distplot",
     "pairplot", "countplot", "barplot", "histplot", "lineplot", "scatterplot", "violinplot", "kdeplot",
     "jointplot", "lmplot", "catplot", "regplot", "displot", "relplot", "stripplot", "swarmplot", "plot_surface",
     "contour", "contourf", "errorbar", "fill_between", "scatter3D", "plot3D", "matshow", "stem", "step",
     "hexbin", "violin", "FacetGrid", "PairGrid", "iplot", "Chart", "scatter_matrix", "plot_date", "semilogy",
-    "loglog", "semilogx",
+    "loglog", "semilogx", "qqplot", "probplot", "plot_diagnostics", "plot_predict", "plot_regress_exog",
+    "plot_partregress_grid", "plot_fit", "plot_importance", "plot_tree", "plot_model",
 }
 FIT_CALLS = {"fit", "fit_generator", "partial_fit", "train", "backward", "compile", "fit_transform_model", "train_on_batch"}
 PREDICT_CALLS = {"predict", "predict_proba", "predict_classes", "predict_log_proba", "decision_function", "forecast"}
@@ -58,6 +66,9 @@ METRIC_CALLS = {
     "recall_score", "cross_val_score", "cross_validate", "ttest_ind", "ttest_rel", "ttest_1samp", "log_loss",
     "precision_recall_curve", "auc", "chi2_contingency", "mannwhitneyu", "f_oneway", "kstest", "shapiro",
     "pearsonr", "spearmanr", "learning_curve", "validation_curve", "explained_variance_score", "conf_int",
+    # statistical tests (scipy.stats, statsmodels): significance testing is EVALUATE by the rubric
+    "chisquare", "wilcoxon", "kruskal", "levene", "bartlett", "normaltest", "fisher_exact", "ztest",
+    "proportions_ztest", "anova_lm", "pairwise_tukeyhsd", "adfuller", "jarque_bera", "ttest",
 }
 MODEL_CONSTRUCTOR = re.compile(
     r"(Regress(ion|or)(CV)?|Classifier(CV)?|SVC|SVR|KMeans|PCA|NB|Sequential|Lasso(CV)?|Ridge(CV)?|ElasticNet(CV)?|"
@@ -86,6 +97,22 @@ MODEL_OBJECT_WORDS = {
     "model", "models", "clf", "classifier", "regressor", "estimator", "reg", "lm", "svm", "knn", "net",
     "network", "kmeans", "km", "gs", "forest", "rf", "xgb", "lr", "logreg", "nn",
 }
+# Words in the names of functions a cell defines: a loss, a gradient, a forward pass or a
+# training step is modeling written by hand; an error or a score computed by hand is evaluation.
+MODEL_FUNCTION_WORDS = {
+    "loss", "cost", "gradient", "gradients", "grad", "sigmoid", "softmax", "relu", "tanh", "forward", "backward",
+    "backprop", "propagate", "propagation", "train", "training", "fit", "weights", "initialize", "initialise",
+    "activation", "likelihood", "optimize", "optimizer", "descent", "epoch", "neuron", "perceptron", "regression",
+    "classifier", "model", "predict", "simulate", "simulation", "network", "layer", "posterior", "prior",
+}
+METRIC_FUNCTION_WORDS = {
+    "mae", "mse", "rmse", "mape", "accuracy", "evaluate", "evaluation", "score", "error", "errors", "metric",
+    "metrics", "precision", "recall", "f1", "auc", "roc", "confusion", "residual", "residuals",
+}
+# Identifier words of a hand-written training loop: epochs over a loss, gradients or weights.
+EPOCH_WORDS = {"epoch", "epochs", "nepochs", "numepochs", "iteration", "iterations"}
+TRAINING_WORDS = {"loss", "losses", "grad", "grads", "gradient", "gradients", "weights", "optimizer", "backprop"}
+TRAINING_CALLS = {"train_on_batch", "apply_gradients", "backward", "zero_grad"}
 HYPERPARAMETER_WORDS = {"param", "params", "grid", "hyperparameters", "hyperparams"}
 CONSTANT_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
@@ -133,6 +160,7 @@ def _model_evidence(facts: CellFacts) -> bool:
         or facts.identifiers & FITTED_ATTRIBUTES
         or facts.words & (MODEL_RESULT_WORDS | MODEL_OBJECT_WORDS)
         or any(MODEL_CONSTRUCTOR.search(method) for method in facts.methods)
+        or facts.uses_fitted_results
     )
 
 
@@ -167,6 +195,29 @@ def ext_looks_at_data(x: ParsedCell) -> int:
     return Stage.EXPLORE
 
 
+def _summarises_then_shows(facts: CellFacts) -> bool:
+    """Binds an aggregation (``means = df.groupby(k).mean().reset_index()``) and shows it,
+    changing, loading and reshaping nothing."""
+    statements = [s for s in facts.statements if s.kind not in ("import", "magic")]
+    if len(statements) < 2 or not _shows(statements[-1]):
+        return False
+    if not all(_shows(s) or (s.kind == "assign" and not s.mutates) for s in statements[:-1]):
+        return False
+    if not any(s.kind == "assign" for s in statements):
+        return False
+    return bool(facts.methods & AGGREGATE_CALLS) and not facts.methods & (PREPARE_CALLS - SUMMARY_FINISHING_CALLS)
+
+
+@labeling_function()
+def ext_summarises_then_shows(x: ParsedCell) -> int:
+    """Binds a summary of the data (group means, counts, a pivot table) and shows it:
+    looking at data (EXPLORE), where ``ext_prepares_then_shows`` sees data preparation."""
+    facts = cell_facts(x)
+    if not _summarises_then_shows(facts) or _plots(x, facts) or _model_evidence(facts):
+        return ABSTAIN
+    return Stage.EXPLORE
+
+
 @labeling_function()
 def ext_prepares_then_shows(x: ParsedCell) -> int:
     """Binds or changes data and then shows it (``df = pd.read_csv(f)``; ``df.head()``): the
@@ -179,7 +230,7 @@ def ext_prepares_then_shows(x: ParsedCell) -> int:
         return ABSTAIN
     if _plots(x, facts) or _model_evidence(facts) or any(s.kind in ("def", "class") for s in statements):
         return ABSTAIN
-    return Stage.WRANGLE
+    return ABSTAIN if _summarises_then_shows(facts) else Stage.WRANGLE
 
 
 @labeling_function()
@@ -214,14 +265,47 @@ def ext_plots_model_results(x: ParsedCell) -> int:
     return ABSTAIN
 
 
+def _defined_words(facts: CellFacts) -> frozenset[str]:
+    """Words of the names of the functions and classes a cell that only defines them defines
+    (empty when the cell does anything else but import)."""
+    statements = [s for s in facts.statements if s.kind not in ("import", "magic")]
+    if not statements or not all(s.kind in ("def", "class") for s in statements):
+        return frozenset()
+    return identifier_words({name for s in statements for name in s.defines})
+
+
+def _trains_by_hand(facts: CellFacts) -> bool:
+    """A loop that trains: backward passes and optimiser steps, ``train_on_batch``, or epochs
+    over a loss, gradients or weights."""
+    if not any(s.kind == "loop" for s in facts.statements):
+        return False
+    return bool(
+        {"backward", "step"} <= facts.methods
+        or facts.methods & TRAINING_CALLS
+        or (facts.words & EPOCH_WORDS and facts.words & TRAINING_WORDS)
+    )
+
+
 @labeling_function()
 def ext_defines_model(x: ParsedCell) -> int:
-    """Defines a network class (nn.Module, keras Model...) or runs a training loop."""
+    """Defines a network class (nn.Module, keras Model...), runs a training loop, or only
+    defines functions or classes named for modeling (``compute_cost``, ``sigmoid``,
+    ``forward``, ``NeuralNetwork``): modeling written by hand."""
     facts = cell_facts(x)
     if any(s.kind == "class" and MODEL_BASES & set(s.bases) for s in facts.statements):
         return Stage.MODEL
-    if any(s.kind == "loop" for s in facts.statements) and {"backward", "step"} <= facts.methods:
+    if _trains_by_hand(facts) or _defined_words(facts) & MODEL_FUNCTION_WORDS:
         return Stage.MODEL
+    return ABSTAIN
+
+
+@labeling_function()
+def ext_defines_metric(x: ParsedCell) -> int:
+    """Only defines functions named for judging a model (``mae``, ``evaluate``,
+    ``compute_accuracy``) and none named for modeling: evaluation written by hand."""
+    words = _defined_words(cell_facts(x))
+    if words & METRIC_FUNCTION_WORDS and not words & MODEL_FUNCTION_WORDS:
+        return Stage.EVALUATE
     return ABSTAIN
 
 
@@ -259,6 +343,16 @@ def ext_inspects_fitted_model(x: ParsedCell) -> int:
 
 
 @labeling_function()
+def ext_reads_fitted_results(x: ParsedCell) -> int:
+    """Calls a method of what a fit returned (a statsmodels ``summary()``, ``conf_int()``,
+    ``resid``, a keras ``history``) without fitting: inspecting a fitted model (EVALUATE)."""
+    facts = cell_facts(x)
+    if facts.uses_fitted_results and not facts.methods & FIT_CALLS:
+        return Stage.EVALUATE
+    return ABSTAIN
+
+
+@labeling_function()
 def ext_predicts_or_shows_results(x: ParsedCell) -> int:
     """Predicts with a fitted model, or shows model-result values (``y_pred``, ``rmse``,
     ``p_value``), without fitting: judging a model (EVALUATE)."""
@@ -279,13 +373,16 @@ def lfs() -> list[LabelingFunction]:
         ext_imports_majority,
         ext_looks_at_data,
         ext_prepares_then_shows,
+        ext_summarises_then_shows,
         ext_prepares_data,
         ext_plots_data,
         ext_plots_model_results,
         ext_defines_model,
+        ext_defines_metric,
         ext_builds_estimator,
         ext_sets_up_search,
         ext_scores_without_fitting,
         ext_inspects_fitted_model,
+        ext_reads_fitted_results,
         ext_predicts_or_shows_results,
     ]

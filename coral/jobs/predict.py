@@ -1,7 +1,7 @@
 """Predicting stages for a corpus with any stage model: the built-in heuristics, a saved
 heuristics directory, or a trained encoder directory.
 
-Predictions are written in input order, one per code cell (``coral/predictions.py``), and
+Predictions are written in input order, one per code cell (the format of ``coral.predictions``), and
 every notebook or cell the run could not use goes to ``<out stem>.errors.jsonl``.
 """
 
@@ -16,15 +16,15 @@ from typing import Protocol
 import numpy as np
 from tqdm import tqdm
 
-from coral.corpora.problems import ProblemLog
+from coral.corpora.cells import read_cells
 from coral.corpora.records import ParsedCell
 from coral.labeling.aggregate import AggregationMethod
-from coral.labeling.corpus import iter_input_cells
 from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
 from coral.predictions import Prediction, predictions_from_proba, write_predictions
+from coral.problems import ProblemLog
 
 BUILTIN_MODELS = ("heuristics", "default")
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "data" / "models" / "default"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "data" / "models" / "default"
 PREDICT_CHUNK = 2048  # cells per predict_proba call for encoders: bounded memory, good batching
 
 
@@ -130,8 +130,8 @@ def predict_corpus(
     if fit_on:
         if not (isinstance(model, HeuristicStageModel) and model.aggregation == "labelmodel"):
             raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
-        model.fit(iter_input_cells(fit_on, format, problems))
-    predictions = predict_cells(model, iter_input_cells(inputs, format, problems), problems, progress)
+        model.fit(read_cells(fit_on, format, problems))
+    predictions = predict_cells(model, read_cells(inputs, format, problems), problems, progress)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     n_cells = write_predictions(predictions, out)

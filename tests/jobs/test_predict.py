@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from coral.jobs.predict import ModelNotFoundError, load_stage_model, predict_cells
 from coral.labeling.model import HeuristicStageModel
-from coral.predict import ModelNotFoundError, load_stage_model, predict_cells
 from coral.stages import Stage
 
 
 @pytest.fixture
 def cells(make_cell):
     return [
-        make_cell("import numpy as np", id="n#0", statements=1, imports=1, names_bound=["np"]),
+        make_cell("import numpy", id="n#0", statements=1, imports=1, names_bound=["numpy"]),
         make_cell("df = pd.read_csv(p)", id="n#1", apis=["pandas.read_csv"], names_bound=["df"]),
         make_cell("def f(a):\n    return a", id="n#2", lines=2, names_bound=["f"]),
         make_cell("m = SVC()\nscore = accuracy_score(y, m.predict(X))", id="n#3", lines=2, statements=2,
@@ -73,8 +73,8 @@ def test_model_resolution_errors(tmp_path):
 
 
 def test_default_model_is_a_clear_error_until_packaged(monkeypatch, tmp_path):
-    import coral.predict
+    import coral.jobs.predict
 
-    monkeypatch.setattr(coral.predict, "DEFAULT_MODEL_DIR", tmp_path / "missing")
+    monkeypatch.setattr(coral.jobs.predict, "DEFAULT_MODEL_DIR", tmp_path / "missing")
     with pytest.raises(ModelNotFoundError, match="packaged default model is not installed"):
         load_stage_model("default")

@@ -17,11 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from coral.corpora.problems import ProblemLog
+from coral.corpora.cells import read_cells
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import Encoder, make_encoder
-from coral.evaluation import read_gold
-from coral.stages import STAGE_NAMES
+from coral.jobs.evaluate import read_gold
+from coral.labeling.model import HeuristicStageModel
+from coral.problems import ProblemLog
+from coral.stages import STAGE_NAMES, is_covered
 
 TRAIN_FILE = "train.json"
 ERRORS_FILE = "errors.jsonl"
@@ -80,13 +82,10 @@ def subsample_notebooks(cells: list[ParsedCell], max_cells: int, seed: int) -> l
 
 def weak_labels(cells: Sequence[ParsedCell], lf_specs: Sequence[str], label_model: str, problems: ProblemLog,
                 progress: bool = False) -> np.ndarray:
-    """(n, 5) weak labels from LF sets and an aggregation method; all-zero rows where no LF fires."""
-    from coral.labeling.aggregate import aggregate
-    from coral.labeling.apply import apply_lfs
-    from coral.labeling.lfsets import load_lf_sets
-
-    L = apply_lfs(cells, load_lf_sets(lf_specs), on_error="log", problems=problems, progress=progress)
-    return aggregate(L, label_model).astype(np.float32)
+    """(n, 5) weak labels: the ``heuristics`` stage model of ``coral predict`` with these LF sets
+    and aggregation (LF errors logged, not raised); all-zero rows where no LF fires."""
+    model = HeuristicStageModel(lfs=tuple(lf_specs), aggregation=label_model, on_error="log")
+    return model.predict_proba(cells, problems=problems, progress=progress).astype(np.float32)
 
 
 def train_from_corpus(
@@ -105,8 +104,6 @@ def train_from_corpus(
     progress: bool = True,
 ) -> tuple[Encoder, TrainRun]:
     """Read and parse ``corpus``, label it with ``lfs`` + ``label_model``, fit ``encoder``, save to ``out``."""
-    from coral.corpora.pipeline import iter_parsed_cells
-
     started = time.perf_counter()
     out = Path(out)
     model = make_encoder(encoder, **(params or {}))  # fails fast on a bad parameter, before reading
@@ -115,7 +112,7 @@ def train_from_corpus(
     problems = ProblemLog()
     skip_cells, skip_notebooks = excluded_ids(exclude)
     cells = []
-    for cell in iter_parsed_cells([str(p) for p in corpus], format=format, problems=problems):
+    for cell in read_cells(corpus, format=format, problems=problems):
         if cell.id in skip_cells or cell.notebook_id in skip_notebooks:
             run.n_excluded += 1
         else:
@@ -125,7 +122,7 @@ def train_from_corpus(
     if not cells:
         raise ValueError(f"no usable code cell in {', '.join(run.corpus)} (see the problems: {dict(problems.by_reason())})")
     y = weak_labels(cells, lfs, label_model, problems, progress)
-    run.n_cells, run.n_covered = len(cells), int((y.sum(axis=1) > 0).sum())
+    run.n_cells, run.n_covered = len(cells), int(is_covered(y).sum())
     run.weak_label_counts = {name: round(float(v), 2) for name, v in zip(STAGE_NAMES, y.sum(axis=0))}
     out.mkdir(parents=True, exist_ok=True)
     model.fit(cells, y, checkpoint_dir=out / CHECKPOINT_DIR, resume=resume, progress=progress)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from coral.evaluation import evaluate_predictions, evaluate_stages, format_evaluation, read_gold
+from coral.jobs.evaluate import evaluate_predictions, evaluate_stages, format_evaluation, read_gold
 from coral.predictions import Prediction
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coral.corpora.readers import example_paths
-from coral.predict import PredictionRun, load_stage_model, predict_corpus
+from coral.jobs.predict import PredictionRun, load_stage_model, predict_corpus
 from coral.predictions import read_predictions
 from coral.studies import composition, transitions
 

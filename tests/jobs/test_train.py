@@ -1,4 +1,5 @@
-"""``coral train`` end to end on a tiny notebook corpus, and loading the result for ``coral predict``."""
+"""``coral train`` end to end on a tiny notebook corpus (as notebooks and as a parsed directory),
+and loading the result for ``coral predict``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from coral.cli import app
-from coral.predict import load_stage_model
+from coral.corpora.cells import read_cells
+from coral.corpora.pipeline import parse_corpus
+from coral.jobs.predict import load_stage_model
+from coral.jobs.train import weak_labels
+from coral.labeling.model import HeuristicStageModel
+from coral.problems import ProblemLog
 
 CELLS = [
     ("Imports", "import pandas as pd\nimport numpy as np\nfrom sklearn.linear_model import LogisticRegression"),
@@ -49,9 +55,7 @@ def test_train_writes_a_model_directory_that_predict_loads(corpus, tmp_path, enc
     run = json.loads((out / "train.json").read_text())
     assert run["n_cells"] == 42 and 0 < run["n_covered"] <= 42 and run["lfs"] == ["paper"]
     model = load_stage_model(str(out))
-    from coral.corpora.pipeline import iter_parsed_cells
-
-    cells = list(iter_parsed_cells([str(corpus)]))
+    cells = list(read_cells([str(corpus)]))
     proba = model.predict_proba(cells)
     assert proba.shape == (42, 5) and np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
     if encoder == "coral":
@@ -59,9 +63,7 @@ def test_train_writes_a_model_directory_that_predict_loads(corpus, tmp_path, enc
 
 
 def test_train_excludes_development_notebooks_and_reports_bad_options(corpus, tmp_path):
-    from coral.corpora.pipeline import iter_parsed_cells
-
-    first = next(iter_parsed_cells([str(corpus)]))
+    first = next(read_cells([str(corpus)]))
     gold = tmp_path / "gold.jsonl"
     gold.write_text(json.dumps({"id": first.id, "stage": "IMPORT"}) + "\n")
     out = tmp_path / "model"
@@ -72,6 +74,28 @@ def test_train_excludes_development_notebooks_and_reports_bad_options(corpus, tm
     assert "on 35 cells" in result.output and "7 excluded" in result.output  # the whole notebook is left out
     bad = runner.invoke(app, ["train", "--encoder", "lda", "--corpus", str(corpus), "--out", str(out), "--param", "heads=2"])
     assert bad.exit_code == 1 and "no parameter(s) heads" in bad.output
+
+
+def test_train_reads_a_parsed_directory_as_it_reads_the_corpus(corpus, tmp_path):
+    parse_corpus([corpus], tmp_path / "parsed", workers=1)
+    runs = {}
+    for name, source in (("notebooks", corpus), ("parsed", tmp_path / "parsed")):
+        result = CliRunner().invoke(app, ["train", "--encoder", "word2vec", "--corpus", str(source), "--out",
+                                          str(tmp_path / name), "--param", "tokens__min_token_count=1"])
+        assert result.exit_code == 0, result.output
+        runs[name] = json.loads((tmp_path / name / "train.json").read_text())
+    for key in ("n_cells", "n_covered", "weak_label_counts"):
+        assert runs["parsed"][key] == runs["notebooks"][key]
+    assert runs["parsed"]["n_cells"] == 42
+
+
+@pytest.mark.parametrize("aggregation", ["priority", "labelmodel"])
+def test_weak_labels_are_the_heuristics_model_predictions(corpus, aggregation):
+    cells = list(read_cells([corpus]))
+    y = weak_labels(cells, ["paper"], aggregation, ProblemLog())
+    expected = HeuristicStageModel(lfs=("paper",), aggregation=aggregation).predict_proba(cells)
+    assert y.shape == (42, 5) and (y.sum(axis=1) > 0).any()
+    assert np.allclose(y, expected, atol=1e-6)
 
 
 def test_train_takes_nested_parameter_names_from_param_and_config(corpus, tmp_path):

@@ -1,0 +1,85 @@
+"""The one way to read input cells: parsed code cells from any input a command takes.
+
+An input is a notebook file or folder, an archive, a JSON Lines shard (CORAL, JuICe, DSP
+or coral's own), or a ``coral corpus parse`` output directory. :func:`read_cells` streams
+the parsed cells of all of them in input order (corpora are read and parsed here; parsed
+directories are read back). :func:`plan_cell_parts` cuts the same inputs into parts that
+Dask workers read on their own (a Parquet part, or a corpus work unit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from coral.corpora.parquet import is_parsed_dir, parsed_parts, read_parsed_cells, read_part_cells
+from coral.corpora.parse import parse_notebook
+from coral.corpora.readers import PathLike, ReaderOptions, as_path_list, read_notebooks
+from coral.corpora.records import Notebook, ParsedCell
+from coral.corpora.units import DEFAULT_NOTEBOOKS_PER_UNIT, WorkUnit, plan_work_units
+from coral.problems import PARSE_FAILED, ProblemLog, problem_log
+
+
+def parse_safely(notebook: Notebook, problems: ProblemLog) -> list[ParsedCell]:
+    """Parse one notebook; a failure the parser did not foresee skips the notebook, logged."""
+    try:
+        return parse_notebook(notebook, problems)
+    except Exception as error:
+        problems.add(notebook.origin, notebook.id, PARSE_FAILED, repr(error))
+        return []
+
+
+def read_cells(
+    paths: PathLike | Iterable[PathLike],
+    format: str | None = None,
+    problems: ProblemLog | None = None,
+    options: ReaderOptions | None = None,
+) -> Iterator[ParsedCell]:
+    """Parsed code cells, in input order, from corpora (read and parsed in this process) and
+    parsed Parquet directories (read back). ``format`` applies to the corpora."""
+    problems = problem_log(problems)
+    for path in as_path_list(paths):
+        if is_parsed_dir(path):
+            yield from read_parsed_cells(path)
+        else:
+            for notebook in read_notebooks([path], format, problems, options):
+                yield from parse_safely(notebook, problems)
+
+
+@dataclass(frozen=True, slots=True)
+class CellPart:
+    """A piece of the input that one task reads: a Parquet part of a parsed directory, or a
+    work unit of a corpus (read and parsed by the task)."""
+
+    parquet: Path | None = None
+    unit: WorkUnit | None = None
+
+    def cells(self, problems: ProblemLog, options: ReaderOptions | None = None) -> Iterator[ParsedCell]:
+        if self.parquet is not None:
+            yield from read_part_cells(self.parquet)
+        else:
+            for notebook in self.unit.notebooks(problems, options or ReaderOptions()):  # type: ignore[union-attr]
+                yield from parse_safely(notebook, problems)
+
+    def describe(self) -> str:
+        return str(self.parquet) if self.parquet is not None else ", ".join(self.unit.describe())  # type: ignore[union-attr]
+
+
+def plan_cell_parts(
+    paths: PathLike | Iterable[PathLike],
+    format: str | None = None,
+    problems: ProblemLog | None = None,
+    notebooks_per_unit: int | None = None,
+    options: ReaderOptions | None = None,
+) -> list[CellPart]:
+    """The parts of the input, in input order (parsing nothing): each Parquet part of a
+    parsed directory, and corpora cut into work units as ``coral corpus parse`` cuts them."""
+    per_unit = notebooks_per_unit or DEFAULT_NOTEBOOKS_PER_UNIT
+    parts: list[CellPart] = []
+    for path in as_path_list(paths):
+        if is_parsed_dir(path):
+            parts.extend(CellPart(parquet=part) for part in parsed_parts(path))
+        else:
+            parts.extend(CellPart(unit=unit) for unit in plan_work_units([path], format, problems, per_unit, options))
+    return parts
