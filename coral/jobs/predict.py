@@ -7,7 +7,9 @@ every notebook or cell the run could not use goes to ``<out stem>.errors.jsonl``
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -99,17 +101,42 @@ def errors_path(out: str | Path) -> Path:
 def predict_cells(
     model: StageModel, cells: Iterable[ParsedCell], problems: ProblemLog | None = None, progress: bool = False
 ) -> list[Prediction]:
+    """Predictions in input order, as a list (``iter_predictions`` streams them)."""
+    return list(iter_predictions(model, cells, problems, progress))
+
+
+def iter_predictions(
+    model: StageModel, cells: Iterable[ParsedCell], problems: ProblemLog | None = None, progress: bool = False
+) -> Iterator[Prediction]:
     """Predictions in input order. Heuristics label the whole input first (a LabelModel
-    fitted on the input needs the whole matrix); encoders predict chunk by chunk."""
+    fitted on the input needs the whole matrix); encoders predict ``PREDICT_CHUNK`` cells at
+    a time, the next chunk read and parsed in a background thread meanwhile (torch releases
+    the GIL while it computes), so memory stays flat in corpus size."""
     if isinstance(model, HeuristicStageModel):
         kept: list[_CellRef] = []
         L = model.label_matrix(_keep_refs(cells, kept), problems=problems, progress=progress)
-        return predictions_from_proba(kept, model.predict_proba_matrix(L))  # type: ignore[arg-type]
-    predictions: list[Prediction] = []
-    cell_iter = iter(tqdm(cells, disable=not progress, unit=" cells", desc="predicting"))
-    while chunk := list(islice(cell_iter, PREDICT_CHUNK)):
-        predictions.extend(predictions_from_proba(chunk, model.predict_proba(chunk)))
-    return predictions
+        yield from predictions_from_proba(kept, model.predict_proba_matrix(L))  # type: ignore[arg-type]
+        return
+    bar = tqdm(disable=not progress, unit=" cells", desc="predicting")
+    for chunk in _prefetched(_chunks(cells, PREDICT_CHUNK)):
+        yield from predictions_from_proba(chunk, model.predict_proba(chunk))
+        bar.update(len(chunk))
+    bar.close()
+
+
+def _chunks(items: Iterable[ParsedCell], size: int) -> Iterator[list[ParsedCell]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _prefetched(chunks: Iterator[list[ParsedCell]]) -> Iterator[list[ParsedCell]]:
+    """``chunks``, each produced in a worker thread while the caller works on the one before."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="coral-read") as reader:
+        pending = reader.submit(next, chunks, None)
+        while (chunk := pending.result()) is not None:
+            pending = reader.submit(next, chunks, None)
+            yield chunk
 
 
 def predict_corpus(
@@ -123,6 +150,8 @@ def predict_corpus(
 ) -> PredictionRun:
     """Predict every code cell of ``inputs`` and write predictions plus the problems log.
 
+    Predictions stream to ``out`` as they are made (written to a temporary file beside it,
+    renamed into place when complete, so an interrupted run never leaves a partial ``out``).
     ``fit_on`` (heuristics with the LabelModel only) fits the LabelModel on other, unlabeled
     corpora instead of on the input itself.
     """
@@ -131,16 +160,30 @@ def predict_corpus(
         if not (isinstance(model, HeuristicStageModel) and model.aggregation == "labelmodel"):
             raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
         model.fit(read_cells(fit_on, format, problems))
-    predictions = predict_cells(model, read_cells(inputs, format, problems), problems, progress)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    n_cells = write_predictions(predictions, out)
+    n_covered = 0
+
+    def counted(predictions: Iterator[Prediction]) -> Iterator[Prediction]:
+        nonlocal n_covered
+        for prediction in predictions:
+            n_covered += prediction.stage is not None
+            yield prediction
+
+    partial = out.with_name(out.name + ".partial")
+    try:
+        n_cells = write_predictions(counted(iter_predictions(model, read_cells(inputs, format, problems), problems,
+                                                             progress)), partial)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, out)
     problems.write_jsonl(errors_path(out))
     return PredictionRun(
         out=out,
         errors=errors_path(out),
         n_cells=n_cells,
-        n_covered=sum(prediction.stage is not None for prediction in predictions),
+        n_covered=n_covered,
         n_problems=len(problems),
         problems_by_reason=dict(problems.by_reason()),
     )
