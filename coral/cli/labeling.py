@@ -226,14 +226,34 @@ def predict_command(
     format: FormatOption = None,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes: 1 (the default) predicts in this process; more predict the input's parts "
+            "(Parquet parts of a parsed directory, or corpus work units) on a local Dask cluster, one torch "
+            "thread each. Finished parts are kept, so a rerun after an interruption predicts only the rest.",
+            min=1,
+        ),
+    ] = 1,
+    scheduler: Annotated[
+        Optional[str],
+        typer.Option(help="Address of a Dask scheduler (tcp://host:8786) to predict on a cluster; its workers need coral and the model."),
+    ] = None,
 ) -> None:
     """Predict the stage of every code cell; cells no LF covers get stage null (heuristics)."""
-    from coral.jobs.predict import load_stage_model, predict_corpus
+    from coral.jobs.predict import load_stage_model, predict_corpus, predict_corpus_parallel
 
-    set_torch_threads(threads)
+    aggregation = aggregate.value if aggregate else None
     with _user_errors():
-        stage_model = load_stage_model(model, lfs=lfs, aggregation=aggregate.value if aggregate else None, device=device)
-        run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or ())
+        if workers == 1 and scheduler is None:
+            set_torch_threads(threads)
+            stage_model = load_stage_model(model, lfs=lfs, aggregation=aggregation, device=device)
+            run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or ())
+        else:
+            if fit_on:
+                raise ValueError("--fit-on fits one LabelModel in this process: use it without --workers/--scheduler")
+            run = predict_corpus_parallel(inputs, model, out, lfs=lfs, aggregation=aggregation, format=format,
+                                          device=device, workers=workers, scheduler=scheduler)
     typer.echo(f"{run.n_cells} cells, {run.n_covered} ({run.n_covered / max(run.n_cells, 1):.1%}) with a stage -> {run.out}")
     counts = ", ".join(f"{reason}: {n}" for reason, n in sorted(run.problems_by_reason.items()))
     typer.echo(f"{run.n_problems} problems{f' ({counts})' if counts else ''} -> {run.errors}")

@@ -7,10 +7,13 @@ every notebook or cell the run could not use goes to ``<out stem>.errors.jsonl``
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import Protocol
@@ -18,7 +21,8 @@ from typing import Protocol
 import numpy as np
 from tqdm import tqdm
 
-from coral.corpora.cells import read_cells
+from coral.corpora.cells import CellPart, plan_cell_parts, read_cells
+from coral.corpora.dask_runner import run_tasks
 from coral.corpora.records import ParsedCell
 from coral.labeling.aggregate import AggregationMethod
 from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
@@ -187,6 +191,100 @@ def predict_corpus(
         n_problems=len(problems),
         problems_by_reason=dict(problems.by_reason()),
     )
+
+
+class PredictPartError(RuntimeError):
+    """A part of a parallel prediction run failed; names the part."""
+
+
+def parts_dir(out: str | Path) -> Path:
+    """Where a parallel run keeps its finished parts until all are done: ``<out>.parts``."""
+    out = Path(out)
+    return out.with_name(out.name + ".parts")
+
+
+def predict_part(job: tuple[CellPart, Path], model: str, lfs: Sequence[str] | None,
+                 aggregation: AggregationMethod | None, device: str) -> None:
+    """Predict one part (runs on a Dask worker, one torch thread: parallelism is in processes)
+    into ``job``'s path, its problems beside it. Both are written under temporary names and
+    renamed, predictions last, so a part whose predictions file exists is complete."""
+    from coral.encoders.runtime import set_threads
+
+    part, target = job
+    set_threads(1)
+    stage_model = _worker_model(model, tuple(lfs or ()), aggregation, device)
+    problems = ProblemLog()
+    partial = target.with_name(target.name + ".partial")
+    write_predictions(iter_predictions(stage_model, part.cells(problems)), partial)
+    problems.write_jsonl(partial.with_suffix(".errors"))
+    os.replace(partial.with_suffix(".errors"), errors_path(target))
+    os.replace(partial, target)
+
+
+@lru_cache(maxsize=1)
+def _worker_model(model: str, lfs: tuple[str, ...], aggregation: AggregationMethod | None, device: str) -> StageModel:
+    """The model of this worker process, loaded once for all the parts it predicts."""
+    return load_stage_model(model, lfs=lfs or None, aggregation=aggregation, device=device)
+
+
+def predict_corpus_parallel(
+    inputs: Sequence[str | Path],
+    model: str,
+    out: str | Path,
+    *,
+    lfs: Sequence[str] | None = None,
+    aggregation: AggregationMethod | None = None,
+    format: str | None = None,
+    device: str = "auto",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    notebooks_per_unit: int | None = None,
+    progress: bool = True,
+) -> PredictionRun:
+    """``predict_corpus`` on Dask: the input's parts predicted in parallel, joined in input order.
+
+    ``model`` is a ``--model`` name or directory, loaded by each worker. Finished parts wait
+    in ``parts_dir(out)``; a rerun after an interruption (even kill -9) predicts only the
+    parts not finished there and writes the same output as an uninterrupted run. A part
+    that fails stops the run with an error naming it; the finished parts stay for the rerun.
+    """
+    if model == "heuristics" and aggregation == "labelmodel":
+        raise ValueError("a LabelModel fitted on the input needs the whole input at once: "
+                         "predict in one process, or fit it first (coral lfs fit) and pass its directory")
+    load_stage_model(model, lfs=lfs, aggregation=aggregation, device="cpu")  # fail early, here, on a bad model
+    out = Path(out)
+    problems = ProblemLog()
+    parts = plan_cell_parts(inputs, format, problems, notebooks_per_unit)
+    directory = parts_dir(out)
+    directory.mkdir(parents=True, exist_ok=True)
+    plan = {"model": model, "lfs": list(lfs or ()), "aggregation": aggregation,
+            "parts": [part.describe() for part in parts]}
+    plan_file = directory / "plan.json"
+    if plan_file.is_file() and json.loads(plan_file.read_text()) != plan:
+        raise ValueError(f"{directory} holds parts of a run with other inputs or another model: remove it to start afresh")
+    plan_file.write_text(json.dumps(plan, indent=1))
+    targets = [directory / f"part-{index:05d}.jsonl" for index in range(len(parts))]
+    todo = [(part, target) for part, target in zip(parts, targets) if not target.is_file()]
+    runs = run_tasks(todo, predict_part, scheduler=scheduler, workers=workers, progress=progress,
+                     desc="predicting parts", model=model, lfs=lfs, aggregation=aggregation, device=device)
+    for index, _, error in runs:
+        if error is not None:
+            raise PredictPartError(f"predicting {todo[index][0].describe()} failed: {type(error).__name__}: {error}") from error
+    n_cells = n_covered = 0
+    partial = out.with_name(out.name + ".partial")
+    with open(partial, "w", encoding="utf-8") as sink:
+        for target in targets:
+            with open(target, encoding="utf-8") as source:
+                for line in source:
+                    sink.write(line)
+                    n_cells += 1
+                    n_covered += json.loads(line)["stage"] is not None
+            problems.extend(ProblemLog.read_jsonl(errors_path(target)))
+    os.replace(partial, out)
+    problems.write_jsonl(errors_path(out))
+    shutil.rmtree(directory)
+    return PredictionRun(out=out, errors=errors_path(out), n_cells=n_cells, n_covered=n_covered,
+                         n_problems=len(problems), problems_by_reason=dict(problems.by_reason()))
 
 
 @dataclass(slots=True)
