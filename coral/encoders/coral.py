@@ -10,10 +10,10 @@ one. Trained with L = l1 L_weak + l2 L_unique_stage + l3 L_unsup + l4 L_unique_t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import Batch
 
 from coral.encoders.base import N_STAGES
 from coral.encoders.graph_encoder import GraphEncoder, NetworkConfig
@@ -27,6 +27,9 @@ from coral.encoders.losses import (
     weak_label_loss,
 )
 from coral.encoders.vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Batch
 
 STAGE_INIT_STD = 3.0
 

@@ -16,22 +16,26 @@ corpus would cost far more memory than recomputing it. A batch comes in one of t
   max_markdown_tokens`` nodes, and batches are cut from cells sorted by size, so little is
   padding.
 - a PyG ``Batch`` with an explicit edge list (the GNN baseline's convolutions, and the
-  reference edge-wise attention the tests compare the fast path with).
+  reference edge-wise attention the tests compare the fast path with). torch_geometric is
+  imported only where these are built.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
-from torch_geometric.data import Batch, Data
 
 from coral.corpora.records import ParsedCell
 from coral.encoders.vocab import CLS_TYPE, MARKDOWN_TYPE, TokenConfig, Vocabulary, markdown_tokens
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Batch, Data
 
 # node kinds, embedded so the model can tell the three apart
 CLS_NODE, AST_NODE, MARKDOWN_NODE = 0, 1, 2
@@ -105,6 +109,8 @@ def node_kinds(encoded: EncodedCell) -> np.ndarray:
 
 
 def to_data(encoded: EncodedCell, masked: bool) -> Data:
+    from torch_geometric.data import Data
+
     return Data(
         node_type=torch.from_numpy(encoded.types),
         node_tokens=torch.from_numpy(encoded.tokens),
@@ -204,6 +210,8 @@ class CellGraphDataset(Dataset):
         n = len(self)
         order = torch.randperm(n, generator=generator).numpy() if shuffle else np.arange(n)
         if not self.padded:
+            from torch_geometric.data import Batch
+
             for start in range(0, n, batch_size):
                 chunk = order[start : start + batch_size]
                 batch = Batch.from_data_list([self[i] for i in chunk])

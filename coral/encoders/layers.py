@@ -7,8 +7,10 @@ Add & LayerNorm, a ReLU feed-forward, Add & LayerNorm (post-norm, as in the pape
 ``forward_padded`` (the fast path, used in training and prediction) runs it on cells padded
 to a common size with a boolean B x L x L mask, through
 ``torch.nn.functional.scaled_dot_product_attention``. ``forward`` computes it edge by edge
-with PyG message passing: one d-vector per edge and head, several times slower on CPU at
-these sizes (docs/benchmarks.md), kept as the reference that the tests compare with.
+as PyG message passing does (gather per edge, PyG's scatter-softmax, sum per target): one
+d-vector per edge and head, several times slower on CPU at these sizes
+(docs/benchmarks.md), kept as the reference that the tests compare with. torch_geometric
+is imported there only, so that predicting does not pay for importing it.
 """
 
 from __future__ import annotations
@@ -18,15 +20,13 @@ import math
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torch_geometric.nn import MessagePassing
-from torch_geometric.utils import softmax
 
 
-class GraphAttentionLayer(MessagePassing):
+class GraphAttentionLayer(nn.Module):
     """One transformer encoder layer whose attention is restricted to graph edges."""
 
     def __init__(self, d_model: int, heads: int, d_ff: int, dropout: float = 0.1) -> None:
-        super().__init__(aggr="add", node_dim=0)
+        super().__init__()
         if d_model % heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by heads ({heads})")
         self.heads, self.d_k = heads, d_model // heads
@@ -44,15 +44,16 @@ class GraphAttentionLayer(MessagePassing):
         return linear(x).view(-1, self.heads, self.d_k)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        attended = self.propagate(edge_index, q=self._heads(self.query, x), k=self._heads(self.key, x),
-                                  v=self._heads(self.value, x))
-        return self._residual_blocks(x, attended.reshape(x.shape[0], -1))
+        """The edge-wise reference: x (nodes, d), edge_index (2, E) source row first."""
+        from torch_geometric.utils import scatter, softmax
 
-    def message(self, q_i: Tensor, k_j: Tensor, v_j: Tensor, index: Tensor, ptr: Tensor | None, size_i: int | None) -> Tensor:
+        source, target = edge_index
+        q, k, v = self._heads(self.query, x)[target], self._heads(self.key, x)[source], self._heads(self.value, x)[source]
         # scores in float32 even under autocast: the scatter-softmax is sensitive to bf16/fp16
-        scores = (q_i.float() * k_j.float()).sum(dim=-1) / math.sqrt(self.d_k)
-        alpha = self.attention_dropout(softmax(scores, index, ptr, size_i))
-        return v_j * alpha.unsqueeze(-1).to(v_j.dtype)
+        scores = (q.float() * k.float()).sum(dim=-1) / math.sqrt(self.d_k)
+        alpha = self.attention_dropout(softmax(scores, target, num_nodes=x.shape[0]))
+        attended = scatter(v * alpha.unsqueeze(-1).to(v.dtype), target, dim=0, dim_size=x.shape[0], reduce="sum")
+        return self._residual_blocks(x, attended.reshape(x.shape[0], -1))
 
     def _residual_blocks(self, x: Tensor, attended: Tensor) -> Tensor:
         x = self.norm1(x + self.dropout(self.out(attended)))

@@ -1,6 +1,9 @@
 """Predicting stages for a corpus with any stage model: the built-in heuristics, a saved
 heuristics directory, or a trained encoder directory.
 
+The labeling stage (snorkel, and through it scipy, pandas, networkx) is imported only when
+a heuristics model is used: predicting with an encoder does not pay for it at start-up.
+
 Predictions are written in input order, one per code cell (the format of ``coral.predictions``), and
 every notebook or cell the run could not use goes to ``<out stem>.errors.jsonl``.
 """
@@ -10,13 +13,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, TypeGuard
 
 import numpy as np
 from tqdm import tqdm
@@ -24,10 +28,12 @@ from tqdm import tqdm
 from coral.corpora.cells import CellPart, plan_cell_parts, read_cells
 from coral.corpora.dask_runner import run_tasks
 from coral.corpora.records import ParsedCell
-from coral.labeling.aggregate import AggregationMethod
-from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
 from coral.predictions import Prediction, predictions_from_proba, write_predictions
 from coral.problems import ProblemLog
+
+if TYPE_CHECKING:
+    from coral.labeling.aggregate import AggregationMethod
+    from coral.labeling.model import HeuristicStageModel
 
 BUILTIN_MODELS = ("heuristics", "default")
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "data" / "models" / "default"
@@ -58,6 +64,8 @@ def load_stage_model(
     """
     spec = str(name_or_dir)
     if spec == "heuristics":
+        from coral.labeling.model import HeuristicStageModel
+
         return HeuristicStageModel(lfs=tuple(lfs or ("paper",)), aggregation=aggregation or "priority")
     if lfs or aggregation:
         raise ValueError(f"--lfs and --aggregate configure the 'heuristics' model, not {spec!r}")
@@ -75,12 +83,14 @@ def load_stage_model(
 
 
 def _load_model_dir(path: Path, device: str) -> StageModel:
-    if is_heuristics_dir(path):
-        return HeuristicStageModel.load(path)
     from coral.encoders.base import is_encoder_dir, load_encoder
 
     if is_encoder_dir(path):
         return load_encoder(path, device=device)
+    from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
+
+    if is_heuristics_dir(path):
+        return HeuristicStageModel.load(path)
     raise ModelNotFoundError(f"{path}: not a model directory (no heuristics.json or encoder.json)")
 
 
@@ -116,7 +126,7 @@ def iter_predictions(
     fitted on the input needs the whole matrix); encoders predict ``PREDICT_CHUNK`` cells at
     a time, the next chunk read and parsed in a background thread meanwhile (torch releases
     the GIL while it computes), so memory stays flat in corpus size."""
-    if isinstance(model, HeuristicStageModel):
+    if _is_heuristics(model):
         kept: list[_CellRef] = []
         L = model.label_matrix(_keep_refs(cells, kept), problems=problems, progress=progress)
         yield from predictions_from_proba(kept, model.predict_proba_matrix(L))  # type: ignore[arg-type]
@@ -126,6 +136,13 @@ def iter_predictions(
         yield from predictions_from_proba(chunk, model.predict_proba(chunk))
         bar.update(len(chunk))
     bar.close()
+
+
+def _is_heuristics(model: StageModel) -> TypeGuard[HeuristicStageModel]:
+    """Whether ``model`` is the heuristics model, without importing the labeling stage: if it
+    was never imported, no model can be one."""
+    labeling = sys.modules.get("coral.labeling.model")
+    return labeling is not None and isinstance(model, labeling.HeuristicStageModel)
 
 
 def _chunks(items: Iterable[ParsedCell], size: int) -> Iterator[list[ParsedCell]]:
@@ -161,7 +178,7 @@ def predict_corpus(
     """
     problems = ProblemLog()
     if fit_on:
-        if not (isinstance(model, HeuristicStageModel) and model.aggregation == "labelmodel"):
+        if not (_is_heuristics(model) and model.aggregation == "labelmodel"):
             raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
         model.fit(read_cells(fit_on, format, problems))
     out = Path(out)
