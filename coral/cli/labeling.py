@@ -62,6 +62,21 @@ def _report_problems(problems, path: Path) -> None:
     typer.echo(f"{len(problems)} problems{f' ({counts})' if counts else ''} -> {path}")
 
 
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        help="Worker processes: 1 (the default) runs in this process; more run the input's parts "
+        "(Parquet parts of a parsed directory, or corpus work units) on a local Dask cluster.",
+        min=1,
+    ),
+]
+SchedulerOption = Annotated[
+    Optional[str],
+    typer.Option(help="Address of a Dask scheduler (tcp://host:8786) to run on a cluster; its workers need coral "
+                 "and the files the command names (LF files, model)."),
+]
+
+
 @app.command("label")
 def label_command(
     corpora: Corpora,
@@ -69,18 +84,8 @@ def label_command(
     lfs: LFsOption = ["paper"],
     format: FormatOption = None,
     on_lf_error: OnErrorOption = LFErrors.raise_,
-    workers: Annotated[
-        int,
-        typer.Option(
-            help="Worker processes: 1 (the default) labels in this process; more label the input's parts "
-            "(Parquet parts of a parsed directory, or corpus work units) on a local Dask cluster.",
-            min=1,
-        ),
-    ] = 1,
-    scheduler: Annotated[
-        Optional[str],
-        typer.Option(help="Address of a Dask scheduler (tcp://host:8786) to label on a cluster; its workers need coral and the LF files."),
-    ] = None,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Apply labeling functions to every code cell: the label matrix (cell ids x LFs, -1 = abstain).
 
@@ -226,21 +231,15 @@ def predict_command(
     format: FormatOption = None,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
-    workers: Annotated[
-        int,
-        typer.Option(
-            help="Worker processes: 1 (the default) predicts in this process; more predict the input's parts "
-            "(Parquet parts of a parsed directory, or corpus work units) on a local Dask cluster, one torch "
-            "thread each. Finished parts are kept, so a rerun after an interruption predicts only the rest.",
-            min=1,
-        ),
-    ] = 1,
-    scheduler: Annotated[
-        Optional[str],
-        typer.Option(help="Address of a Dask scheduler (tcp://host:8786) to predict on a cluster; its workers need coral and the model."),
-    ] = None,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = None,
 ) -> None:
-    """Predict the stage of every code cell; cells no LF covers get stage null (heuristics)."""
+    """Predict the stage of every code cell; cells no LF covers get stage null (heuristics).
+
+    With --workers N or --scheduler, parts of the input are predicted in parallel with Dask
+    (one torch thread per worker) and joined in input order. Finished parts wait in
+    OUT.parts/, so after an interruption the same command predicts only the missing parts.
+    """
     from coral.jobs.predict import load_stage_model, predict_corpus, predict_corpus_parallel
 
     aggregation = aggregate.value if aggregate else None
