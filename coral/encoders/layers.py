@@ -62,7 +62,7 @@ class GraphAttentionLayer(nn.Module):
     def forward_padded(self, x: Tensor, allowed: Tensor, first_only: bool = False) -> Tensor:
         """x (B, L, d) padded cells, allowed (B, L, L) -> (B, L, d); only node 0's row, (B, 1, d),
         when ``first_only`` (the last layer, whose other rows nothing reads)."""
-        bsz, length, d_model = x.shape
+        bsz, _, d_model = x.shape
         queries = x[:, :1] if first_only else x
 
         def split(linear: nn.Linear, rows: Tensor) -> Tensor:

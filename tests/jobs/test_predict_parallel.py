@@ -28,7 +28,7 @@ def test_parallel_output_equals_the_single_process_one(corpus, tmp_path):
 
 def test_a_rerun_predicts_only_the_unfinished_parts(corpus, tmp_path, monkeypatch):
     expected = tmp_path / "expected.jsonl"
-    predict_corpus(corpus, load_stage_model("default", device="cpu"), expected, progress=False)
+    predict_corpus_parallel(corpus, "default", expected, device="cpu", workers=1, notebooks_per_unit=2, progress=False)
     out = tmp_path / "preds.jsonl"
     predicted = []
     real_part = predict_job.predict_part
@@ -43,7 +43,7 @@ def test_a_rerun_predicts_only_the_unfinished_parts(corpus, tmp_path, monkeypatc
     with pytest.raises(MemoryError, match="killed"):  # in this process (workers=1) the error itself
         predict_corpus_parallel(corpus, "default", out, device="cpu", workers=1, notebooks_per_unit=2, progress=False)
     assert not out.exists()
-    assert sorted(p.name for p in parts_dir(out).glob("part-*.jsonl")) == ["part-00000.jsonl", "part-00001.jsonl"]
+    assert sorted(p.name for p in parts_dir(out).glob("part-?????.jsonl")) == ["part-00000.jsonl", "part-00001.jsonl"]
     predicted.clear()
     monkeypatch.setattr(predict_job, "predict_part", lambda job, **arguments: (predicted.append(job[1].name),
                                                                               real_part(job, **arguments)))
