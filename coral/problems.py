@@ -51,7 +51,7 @@ UNIT_FAILED = "unit-failed"  # a work unit's task failed on a Dask worker
 LF_ERROR = "lf-error"  # an LF raised or returned a non-label; counted as an abstain
 
 # Studies (coral.studies)
-DUPLICATE_CELL = "duplicate-cell"  # a cell id predicted twice; the first is kept
+DUPLICATE_CELL = "duplicate-cell"  # a cell id seen twice (predicted twice, two JuICe context cells at one position); the first is kept
 NO_METADATA = "no-metadata"  # no metadata row for a notebook
 NO_GROUP = "no-group"  # a metadata row without the grouping value
 ALL_ABSTAIN = "all-abstain"  # the model abstained on every code cell of a unit
@@ -62,6 +62,14 @@ TOO_FEW_PAPERS = "too-few-papers"  # a regression with fewer papers than its min
 NO_CONTRAST = "no-contrast"  # a regression whose predictor never varies
 FIT_FAILED = "fit-failed"  # a regression that raised
 NOT_CONVERGED = "not-converged"  # a regression whose optimiser did not converge
+
+# Views (coral.views: annotate, report, show)
+NOT_PREDICTED = "not-predicted"  # a notebook no prediction in the given predictions file names
+NO_NOTEBOOK_JSON = "no-notebook-json"  # a corpus of cell records, where whole notebooks are needed
+NOT_A_FILE = "not-a-file"  # --in-place on a notebook that is not an .ipynb file
+DUPLICATE_OUTPUT = "duplicate-output"  # two input notebooks that would be written to one file
+INVALID_AFTER_ANNOTATION = "invalid-after-annotation"  # nbformat rejects the annotated notebook; not written
+INVALID_AS_READ = "invalid-as-read"  # written, but nbformat already rejected the notebook as read
 
 
 @dataclass(slots=True, frozen=True)

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from coral.cli.main import app
+from coral.cli.main import JuiceCells, JuiceCellsOption, app
 from coral.corpora.parquet import ERRORS_FILE
 from coral.corpora.pipeline import corpus_stats, parse_corpus
 from coral.corpora.readers import FORMATS, ReaderOptions
@@ -50,8 +50,10 @@ MaxNotebookOption = Annotated[
 _DEFAULTS = ReaderOptions()
 
 
-def _options(max_cell_chars: int, max_notebook_bytes: int) -> ReaderOptions:
-    return ReaderOptions(max_notebook_bytes=max_notebook_bytes, max_code_cell_chars=max_cell_chars)
+def _options(max_cell_chars: int, max_notebook_bytes: int, juice_cells: JuiceCells) -> ReaderOptions:
+    return ReaderOptions(
+        max_notebook_bytes=max_notebook_bytes, max_code_cell_chars=max_cell_chars, juice_cells=juice_cells.value
+    )
 
 
 def _counts_table(title: str, rows: dict[str, Any], header: str = "") -> Table:
@@ -110,6 +112,7 @@ def stats_command(
     ] = 1,
     max_cell_chars: MaxCellOption = _DEFAULTS.max_code_cell_chars,
     max_notebook_bytes: MaxNotebookOption = _DEFAULTS.max_notebook_bytes,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
 ) -> None:
     """Count notebooks, cells, parse errors, skipped notebooks and the most common APIs.
 
@@ -122,7 +125,7 @@ def stats_command(
             paths,
             format,
             problems,
-            _options(max_cell_chars, max_notebook_bytes),
+            _options(max_cell_chars, max_notebook_bytes, juice_cells),
             progress=not as_json,
             scheduler=scheduler,
             workers=workers,
@@ -156,6 +159,7 @@ def parse_command(
     ] = DEFAULT_NOTEBOOKS_PER_UNIT,
     max_cell_chars: MaxCellOption = _DEFAULTS.max_code_cell_chars,
     max_notebook_bytes: MaxNotebookOption = _DEFAULTS.max_notebook_bytes,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
 ) -> None:
     """Parse the code cells of a corpus to Parquet, in parallel through Dask.
 
@@ -174,7 +178,7 @@ def parse_command(
             scheduler=scheduler,
             workers=workers,
             notebooks_per_unit=chunk_size,
-            options=_options(max_cell_chars, max_notebook_bytes),
+            options=_options(max_cell_chars, max_notebook_bytes, juice_cells),
             progress=True,
         )
     except ValueError as error:

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from coral.cli.main import DeviceOption, ThreadsOption, app, set_torch_threads
+from coral.cli.main import DeviceOption, JuiceCells, JuiceCellsOption, ThreadsOption, app, set_torch_threads
 
 lfs_app = typer.Typer(help="Labeling functions: list, analyze and fit a label model.", no_args_is_help=True)
 app.add_typer(lfs_app, name="lfs")
@@ -83,6 +83,7 @@ def label_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for label_matrix.parquet (a Parquet dataset), _label_matrix.json and _problems.jsonl.")],
     lfs: LFsOption = ["paper"],
     format: FormatOption = None,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
     on_lf_error: OnErrorOption = LFErrors.raise_,
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = None,
@@ -92,6 +93,7 @@ def label_command(
     With --workers N or --scheduler, parts of the input are labeled in parallel with Dask and
     joined in input order: the same matrix as one process gives.
     """
+    from coral.corpora.readers import ReaderOptions
     from coral.problems import ProblemLog
     from coral.labeling.corpus import label_corpus, label_corpus_parallel
     from coral.labeling.lfsets import load_lf_sets
@@ -99,14 +101,16 @@ def label_command(
 
     with _user_errors():
         problems = ProblemLog()
+        options = ReaderOptions(juice_cells=juice_cells.value)
         if workers == 1 and scheduler is None:
             matrix = label_corpus(
-                corpora, load_lf_sets(lfs), format=format, on_error=on_lf_error.value, problems=problems, progress=True
+                corpora, load_lf_sets(lfs), format=format, on_error=on_lf_error.value, problems=problems, progress=True,
+                options=options,
             )
         else:
             matrix = label_corpus_parallel(
                 corpora, lfs, format=format, on_error=on_lf_error.value, problems=problems,
-                workers=workers, scheduler=scheduler, progress=True,
+                workers=workers, scheduler=scheduler, progress=True, options=options,
             )
         path = matrix.write(out, lf_sets=lfs, inputs=[str(path) for path in corpora])
     covered = int((matrix.L != -1).any(axis=1).sum())
@@ -135,11 +139,13 @@ def lfs_analyze_command(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the table: .csv or .md.")] = None,
     show: Annotated[Optional[str], typer.Option(help="Also list the cells where this LF disagrees with gold (or, without --gold, with other LFs).")] = None,
     format: FormatOption = None,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
     on_lf_error: OnErrorOption = LFErrors.raise_,
 ) -> None:
     """Snorkel's LFAnalysis per LF: polarity, coverage, overlaps, conflicts (and accuracy on gold)."""
     import pandas as pd
 
+    from coral.corpora.readers import ReaderOptions
     from coral.problems import ProblemLog
     from coral.jobs.evaluate import read_gold
     from coral.labeling.analysis import disagreements, lf_summary, overall_summary
@@ -153,7 +159,7 @@ def lfs_analyze_command(
             matrix = LabelMatrix.read(corpora[0])
         else:
             matrix = label_corpus(corpora, load_lf_sets(lfs), format=format, on_error=on_lf_error.value,
-                                  problems=problems, progress=True)
+                                  problems=problems, progress=True, options=ReaderOptions(juice_cells=juice_cells.value))
         gold_labels = read_gold(gold) if gold else None
         table = lf_summary(matrix, gold_labels)
         overall = overall_summary(matrix)
@@ -193,10 +199,12 @@ def lfs_fit_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Model directory; use it as `coral predict --model DIR`.")],
     lfs: LFsOption = ["extended"],
     format: FormatOption = None,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
     on_lf_error: OnErrorOption = LFErrors.raise_,
     seed: Annotated[int, typer.Option(help="Seed for the LabelModel's training.")] = 0,
 ) -> None:
     """Fit Snorkel's LabelModel on an unlabeled corpus and save LFs + label model as a stage model."""
+    from coral.corpora.readers import ReaderOptions
     from coral.corpora.cells import read_cells
     from coral.labeling.corpus import label_cells
     from coral.problems import ProblemLog
@@ -211,7 +219,7 @@ def lfs_fit_command(
             if matrix.lf_names != model.lf_names:
                 raise ValueError(f"{corpora[0]}: its LF columns are not the LFs of {', '.join(lfs)}")
         else:
-            cells = read_cells(corpora, format=format, problems=problems)
+            cells = read_cells(corpora, format=format, problems=problems, options=ReaderOptions(juice_cells=juice_cells.value))
             matrix = label_cells(cells, model.labeling_functions, on_error=on_lf_error.value, problems=problems, progress=True)
         model.fit_matrix(matrix.L)
         model.save(out)
@@ -229,6 +237,8 @@ def predict_command(
     aggregate: Annotated[Optional[Aggregation], typer.Option(help="For --model heuristics: how LF votes combine [default: priority].")] = None,
     fit_on: Annotated[Optional[list[Path]], typer.Option(help="With --aggregate labelmodel: fit the LabelModel on these unlabeled corpora instead of on the input.")] = None,
     format: FormatOption = None,
+    with_source: Annotated[bool, typer.Option("--with-source", help="Also write each cell's code (every line names its notebook's path and the cell index).")] = False,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
     workers: WorkersOption = 1,
@@ -236,23 +246,39 @@ def predict_command(
 ) -> None:
     """Predict the stage of every code cell; cells no LF covers get stage null (heuristics).
 
+    Writes OUT, OUT's errors file and OUT's manifest (<stem>.manifest.json). Each prediction
+    carries the cell's role (nbgrader, JuICe or DSP) where its corpus gives one.
+
     With --workers N or --scheduler, parts of the input are predicted in parallel with Dask
     (one torch thread per worker) and joined in input order. Finished parts wait in
     OUT.parts/, so after an interruption the same command predicts only the missing parts.
     """
-    from coral.jobs.predict import load_stage_model, predict_corpus, predict_corpus_parallel
+    import time
 
+    from coral.corpora.readers import ReaderOptions
+    from coral.jobs.predict import load_stage_model, predict_corpus, predict_corpus_parallel
+    from coral.manifest import describe_stage_model, write_manifest
+
+    started = time.perf_counter()
     aggregation = aggregate.value if aggregate else None
     with _user_errors():
+        options = ReaderOptions(juice_cells=juice_cells.value)
         if workers == 1 and scheduler is None:
             set_torch_threads(threads)
             stage_model = load_stage_model(model, lfs=lfs, aggregation=aggregation, device=device)
-            run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or ())
+            run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or (), options=options,
+                                 with_source=with_source)
         else:
-            if fit_on:
-                raise ValueError("--fit-on fits one LabelModel in this process: use it without --workers/--scheduler")
+            if fit_on or with_source:
+                raise ValueError("--fit-on and --with-source work in one process: use them without --workers/--scheduler")
+            stage_model = load_stage_model(model, lfs=lfs, aggregation=aggregation, device="cpu")
             run = predict_corpus_parallel(inputs, model, out, lfs=lfs, aggregation=aggregation, format=format,
-                                          device=device, workers=workers, scheduler=scheduler)
+                                          device=device, workers=workers, scheduler=scheduler, options=options)
+    write_manifest(
+        out.with_name(f"{out.stem}.manifest.json"), command="predict", model=describe_stage_model(model, stage_model),
+        inputs=inputs, counts={"code_cells": run.n_cells, "with_stage": run.n_covered, "problems": run.n_problems},
+        problems_by_reason=run.problems_by_reason, seconds=time.perf_counter() - started, outputs=[run.out, run.errors],
+    )
     typer.echo(f"{run.n_cells} cells, {run.n_covered} ({run.n_covered / max(run.n_cells, 1):.1%}) with a stage -> {run.out}")
     counts = ", ".join(f"{reason}: {n}" for reason, n in sorted(run.problems_by_reason.items()))
     typer.echo(f"{run.n_problems} problems{f' ({counts})' if counts else ''} -> {run.errors}")

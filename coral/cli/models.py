@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 import yaml
 
-from coral.cli.main import DeviceOption, ThreadsOption, app, set_torch_threads
+from coral.cli.main import DeviceOption, JuiceCells, JuiceCellsOption, ThreadsOption, app, set_torch_threads
 
 
 class EncoderName(str, Enum):
@@ -65,6 +65,7 @@ def train_command(
     max_cells: Annotated[Optional[int], typer.Option(help="Train on a random subsample of whole notebooks, about this many cells.")] = None,
     exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="Gold files ({id, stage} JSON Lines) whose cells (and, for '<notebook>#<i>' ids, whole notebooks) must stay out of training.")] = None,
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="Corpus format; guessed when not given.")] = None,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints (same command otherwise).")] = False,
     threads: ThreadsOption = None,
 ) -> None:
@@ -73,6 +74,7 @@ def train_command(
     Validation (10% of notebooks) and early stopping use the weak-label loss only. Example:
     coral train --corpus notebooks/ --lfs extended --label-model labelmodel --out runs/coral
     """
+    from coral.corpora.readers import ReaderOptions
     from coral.jobs.train import train_from_corpus
 
     set_torch_threads(threads)
@@ -90,7 +92,7 @@ def train_command(
         params.setdefault("seed", seed)
         model, run = train_from_corpus(
             encoder.value, corpus, out, lfs=lfs, label_model=label_model.value, params=params, format=format,
-            exclude=exclude or (), max_cells=max_cells, seed=seed, resume=resume,
+            options=ReaderOptions(juice_cells=juice_cells.value), exclude=exclude or (), max_cells=max_cells, seed=seed, resume=resume,
         )
     except (ValueError, FileNotFoundError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)

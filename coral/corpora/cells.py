@@ -35,15 +35,20 @@ def read_cells(
     format: str | None = None,
     problems: ProblemLog | None = None,
     options: ReaderOptions | None = None,
+    origins: dict[str, str] | None = None,
 ) -> Iterator[ParsedCell]:
     """Parsed code cells, in input order, from corpora (read and parsed in this process) and
-    parsed Parquet directories (read back). ``format`` applies to the corpora."""
+    parsed Parquet directories (read back). ``format`` applies to the corpora. ``origins``,
+    when given, collects where each notebook read here came from, by notebook id (parsed
+    directories do not record it)."""
     problems = problem_log(problems)
     for path in as_path_list(paths):
         if is_parsed_dir(path):
             yield from read_parsed_cells(path)
         else:
             for notebook in read_notebooks([path], format, problems, options):
+                if origins is not None:
+                    origins[notebook.id] = notebook.origin
                 yield from parse_safely(notebook, problems)
 
 
@@ -55,11 +60,15 @@ class CellPart:
     parquet: Path | None = None
     unit: WorkUnit | None = None
 
-    def cells(self, problems: ProblemLog, options: ReaderOptions | None = None) -> Iterator[ParsedCell]:
+    def cells(self, problems: ProblemLog, options: ReaderOptions | None = None,
+              origins: dict[str, str] | None = None) -> Iterator[ParsedCell]:
+        """The part's parsed cells; ``origins`` as ``read_cells`` fills it."""
         if self.parquet is not None:
             yield from read_part_cells(self.parquet)
         else:
             for notebook in self.unit.notebooks(problems, options or ReaderOptions()):  # type: ignore[union-attr]
+                if origins is not None:
+                    origins[notebook.id] = notebook.origin
                 yield from parse_safely(notebook, problems)
 
     def describe(self) -> str:

@@ -7,8 +7,10 @@ Formats (``--format``; guessed from the path when not given):
   archive given (POSIX separators), or the file name for a file given on its own.
 - ``shards``: JSON Lines of whole notebooks as in ``shared/corpora/github``; id = ``id``.
 - ``coral``: CORAL's preprocessed cells (``coral-ucsd-sample/train.txt``).
-- ``juice``: JuICe records (target cell plus the cells above it).
-- ``dsp``: Data Science Problems records.
+- ``juice``: JuICe records (target cell plus the cells above it); a cell repeated by
+  several records of one file is labeled once (see ``coral.corpora.formats.juice``).
+- ``dsp``: Data Science Problems records. DSP's notebooks themselves (cells with a
+  ``task_id`` in their metadata) read as ``ipynb``, with DSP's roles.
 
 Guessing: ``.ipynb`` and archives by name; JSON Lines files (``.jsonl``, ``.ndjson``,
 ``.txt``, optionally gzipped) by the fields of their first records. Inside folders only
@@ -173,21 +175,30 @@ def read_source(
         yield from read_zip(source.path, problems, options, start, stop)
     elif source.kind == "tar":
         yield from read_tar(source.path, problems, options, start, stop)
+    elif source.kind == "juice":
+        yield from juice.distinct_cells(_record_notebooks(source, problems, options, start, stop))
     else:
-        layout = RECORD_LAYOUTS[source.kind]
-        for line_number, record in iter_json_lines(source.path, problems, options, start, stop):
-            origin = f"{source.path}:{line_number}"
-            if not isinstance(record, dict):
-                problems.add(origin, None, BAD_RECORD, f"line holds a JSON {type(record).__name__}, not an object")
-                continue
-            try:
-                fallback_id = f"{source.path.name}:{line_number}"
-                notebook = layout.notebook_from_record(record, origin, fallback_id, problems, options)
-            except Exception as error:  # a record this reader did not foresee must not end the run
-                problems.add(origin, None, UNREADABLE_NOTEBOOK, repr(error))
-                continue
-            if notebook is not None:
-                yield notebook
+        yield from _record_notebooks(source, problems, options, start, stop)
+
+
+def _record_notebooks(
+    source: Source, problems: ProblemLog, options: ReaderOptions, start: int, stop: int | None
+) -> Iterator[Notebook]:
+    """One notebook per JSON Lines record of a record layout."""
+    layout = RECORD_LAYOUTS[source.kind]
+    for line_number, record in iter_json_lines(source.path, problems, options, start, stop):
+        origin = f"{source.path}:{line_number}"
+        if not isinstance(record, dict):
+            problems.add(origin, None, BAD_RECORD, f"line holds a JSON {type(record).__name__}, not an object")
+            continue
+        try:
+            fallback_id = f"{source.path.name}:{line_number}"
+            notebook = layout.notebook_from_record(record, origin, fallback_id, problems, options)
+        except Exception as error:  # a record this reader did not foresee must not end the run
+            problems.add(origin, None, UNREADABLE_NOTEBOOK, repr(error))
+            continue
+        if notebook is not None:
+            yield notebook
 
 
 def count_records(source: Source) -> int:

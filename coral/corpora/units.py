@@ -55,7 +55,8 @@ def plan_work_units(
 
     Single ``.ipynb`` files are grouped; shards and archives are cut into record ranges
     (the last range of a file is open-ended, so its reader meets and logs any damage at
-    the end). Planning only counts lines and members; nothing is parsed.
+    the end), except a JuICe file read with ``juice_cells="all"``, which stays whole so that
+    each cell is labeled once. Planning only counts lines and members; nothing is parsed.
     """
     if notebooks_per_unit < 1:
         raise ValueError("notebooks_per_unit must be at least 1")
@@ -72,7 +73,9 @@ def plan_work_units(
         if pending_files:
             groups.append(pending_files)
             pending_files = []
-        starts = list(range(0, max(count_records(source), 1), notebooks_per_unit))
+        # Labeling every JuICe cell once needs the whole file in one stream (records repeat cells).
+        whole = source.kind == "juice" and options.juice_cells == "all"
+        starts = [0] if whole else list(range(0, max(count_records(source), 1), notebooks_per_unit))
         for position, start in enumerate(starts):
             stop = starts[position + 1] if position + 1 < len(starts) else None
             groups.append([(source, start, stop)])

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from coral.corpora.cells import CellPart, plan_cell_parts, read_cells
 from coral.corpora.dask_runner import run_tasks
+from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.records import ParsedCell
 from coral.predictions import Prediction, predictions_from_proba, write_predictions
 from coral.problems import ProblemLog
@@ -46,6 +47,10 @@ class StageModel(Protocol):
 
 class ModelNotFoundError(ValueError):
     """The model name or directory does not name a stage model."""
+
+
+class NoUsableInputError(ValueError):
+    """Not one code cell could be read from the inputs: the run has nothing to say."""
 
 
 def load_stage_model(
@@ -168,38 +173,51 @@ def predict_corpus(
     format: str | None = None,
     fit_on: Sequence[str | Path] = (),
     progress: bool = True,
+    options: ReaderOptions | None = None,
+    with_source: bool = False,
 ) -> PredictionRun:
     """Predict every code cell of ``inputs`` and write predictions plus the problems log.
 
     Predictions stream to ``out`` as they are made (written to a temporary file beside it,
     renamed into place when complete, so an interrupted run never leaves a partial ``out``).
+    ``options`` says how corpora are read (size limits, which JuICe cells are items).
+
     ``fit_on`` (heuristics with the LabelModel only) fits the LabelModel on other, unlabeled
-    corpora instead of on the input itself.
+    corpora instead of on the input itself. Each prediction carries the path its notebook
+    was read from and, with ``with_source``, the cell's code. An input that yields no code
+    cell at all is a :class:`NoUsableInputError` (after the problems log is written).
     """
     problems = ProblemLog()
     if fit_on:
         if not (_is_heuristics(model) and model.aggregation == "labelmodel"):
             raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
-        model.fit(read_cells(fit_on, format, problems))
+        model.fit(read_cells(fit_on, format, problems, options))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    origins: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    cells = read_cells(inputs, format, problems, options, origins)
     n_covered = 0
 
-    def counted(predictions: Iterator[Prediction]) -> Iterator[Prediction]:
+    def annotated(predictions: Iterator[Prediction]) -> Iterator[Prediction]:
         nonlocal n_covered
         for prediction in predictions:
+            prediction.source = sources.pop(prediction.id, None)  # popped: the map holds unpredicted cells only
             n_covered += prediction.stage is not None
-            yield prediction
+            yield _located(prediction, origins)
 
     partial = out.with_name(out.name + ".partial")
     try:
-        n_cells = write_predictions(counted(iter_predictions(model, read_cells(inputs, format, problems), problems,
-                                                             progress)), partial)
+        n_cells = write_predictions(annotated(iter_predictions(
+            model, _keep_sources(cells, sources) if with_source else cells, problems, progress)), partial)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    os.replace(partial, out)
     problems.write_jsonl(errors_path(out))
+    if not n_cells:
+        partial.unlink()
+        raise NoUsableInputError(_nothing_to_label(inputs, problems, errors_path(out)))
+    os.replace(partial, out)
     return PredictionRun(
         out=out,
         errors=errors_path(out),
@@ -208,6 +226,12 @@ def predict_corpus(
         n_problems=len(problems),
         problems_by_reason=dict(problems.by_reason()),
     )
+
+
+def _located(prediction: Prediction, origins: dict[str, str]) -> Prediction:
+    """``prediction`` with the path its notebook was read from (None for parsed directories)."""
+    prediction.path = origins.get(prediction.notebook_id)
+    return prediction
 
 
 class PredictPartError(RuntimeError):
@@ -221,7 +245,7 @@ def parts_dir(out: str | Path) -> Path:
 
 
 def predict_part(job: tuple[CellPart, Path], model: str, lfs: Sequence[str] | None,
-                 aggregation: AggregationMethod | None, device: str) -> None:
+                 aggregation: AggregationMethod | None, device: str, options: ReaderOptions | None = None) -> None:
     """Predict one part (runs on a Dask worker, one torch thread: parallelism is in processes)
     into ``job``'s path, its problems beside it. Both are written under temporary names and
     renamed, predictions last, so a part whose predictions file exists is complete."""
@@ -231,8 +255,10 @@ def predict_part(job: tuple[CellPart, Path], model: str, lfs: Sequence[str] | No
     set_threads(1)
     stage_model = _worker_model(model, tuple(lfs or ()), aggregation, device)
     problems = ProblemLog()
+    origins: dict[str, str] = {}
     partial = target.with_name(target.name + ".partial")
-    write_predictions(iter_predictions(stage_model, part.cells(problems)), partial)
+    predictions = iter_predictions(stage_model, part.cells(problems, options, origins))
+    write_predictions((_located(prediction, origins) for prediction in predictions), partial)
     problems.write_jsonl(partial.with_suffix(".errors"))
     os.replace(partial.with_suffix(".errors"), errors_path(target))
     os.replace(partial, target)
@@ -257,6 +283,7 @@ def predict_corpus_parallel(
     scheduler: str | None = None,
     notebooks_per_unit: int | None = None,
     progress: bool = True,
+    options: ReaderOptions | None = None,
 ) -> PredictionRun:
     """``predict_corpus`` on Dask: the input's parts predicted in parallel, joined in input order.
 
@@ -271,7 +298,7 @@ def predict_corpus_parallel(
     load_stage_model(model, lfs=lfs, aggregation=aggregation, device="cpu")  # fail early, here, on a bad model
     out = Path(out)
     problems = ProblemLog()
-    parts = plan_cell_parts(inputs, format, problems, notebooks_per_unit)
+    parts = plan_cell_parts(inputs, format, problems, notebooks_per_unit, options)
     directory = parts_dir(out)
     directory.mkdir(parents=True, exist_ok=True)
     plan = {"model": model, "lfs": list(lfs or ()), "aggregation": aggregation,
@@ -283,7 +310,8 @@ def predict_corpus_parallel(
     targets = [directory / f"part-{index:05d}.jsonl" for index in range(len(parts))]
     todo = [(part, target) for part, target in zip(parts, targets) if not target.is_file()]
     runs = run_tasks(todo, predict_part, scheduler=scheduler, workers=workers, progress=progress,
-                     desc="predicting parts", model=model, lfs=lfs, aggregation=aggregation, device=device)
+                     desc="predicting parts", model=model, lfs=lfs, aggregation=aggregation, device=device,
+                     options=options)
     for index, _, error in runs:
         if error is not None:
             raise PredictPartError(f"predicting {todo[index][0].describe()} failed: {type(error).__name__}: {error}") from error
@@ -304,6 +332,19 @@ def predict_corpus_parallel(
                          n_problems=len(problems), problems_by_reason=dict(problems.by_reason()))
 
 
+def _nothing_to_label(inputs: Sequence[str | Path], problems: ProblemLog, errors: Path) -> str:
+    named = ", ".join(map(str, inputs[:3])) + (f" and {len(inputs) - 3} more" if len(inputs) > 3 else "")
+    reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(problems.by_reason().items()))
+    why = f"{len(problems)} problems ({reasons}), listed in {errors}" if len(problems) else "no notebook there has a code cell"
+    return f"no code cell to label in {named}: {why}"
+
+
+def _keep_sources(cells: Iterable[ParsedCell], sources: dict[str, str]) -> Iterator[ParsedCell]:
+    for cell in cells:
+        sources[cell.id] = cell.source
+        yield cell
+
+
 @dataclass(slots=True)
 class _CellRef:
     """The fields a prediction keeps, so that labeling a large corpus need not hold its ASTs."""
@@ -313,9 +354,10 @@ class _CellRef:
     index: int
     lines: int
     apis: list[str]
+    role: str | None
 
 
 def _keep_refs(cells: Iterable[ParsedCell], kept: list[_CellRef]) -> Iterator[ParsedCell]:
     for cell in cells:
-        kept.append(_CellRef(cell.id, cell.notebook_id, cell.index, cell.lines, cell.apis))
+        kept.append(_CellRef(cell.id, cell.notebook_id, cell.index, cell.lines, cell.apis, cell.role))
         yield cell

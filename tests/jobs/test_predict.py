@@ -105,7 +105,7 @@ def test_encoder_predictions_stream_chunk_by_chunk(monkeypatch, make_cell):
 
 
 def test_an_interrupted_prediction_leaves_no_output(monkeypatch, tmp_path, make_cell):
-    def broken(paths, format, problems):
+    def broken(*arguments):
         yield make_cell("x = 1", id="n#0")
         raise RuntimeError("disk gone")
 

@@ -1,8 +1,10 @@
 """Jupyter notebooks (nbformat v4, and v1-v3 through nbformat's converter) as files or in archives.
 
 Notebook ids: the path relative to the folder or archive given, or the file name for a file
-given on its own. nbgrader cell metadata becomes ``Cell.nbgrader`` in every layout that
-carries notebooks, so nbgrader assignments need no format of their own.
+given on its own. nbgrader cell metadata becomes ``Cell.nbgrader`` and the cell's ``role``
+in every layout that carries notebooks, so nbgrader assignments need no format of their
+own; Data Science Problems notebooks (cells with a ``task_id``) get DSP's roles instead
+(``coral.corpora.formats.dsp``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import nbformat
 
+from coral.corpora.formats import dsp
 from coral.corpora.formats.common import ReaderOptions, attach_markdown_above, is_python_language, source_text
 from coral.corpora.records import Cell, Notebook
 from coral.problems import (
@@ -122,6 +125,7 @@ def notebook_from_json(
         return None
 
     cells: list[Cell] = []
+    problem_cells: list[int] = []  # cells with a Data Science Problems task_id
     for index, raw in enumerate(raw_cells):
         cell_id = f"{notebook_id}#{index}"
         if not isinstance(raw, dict):
@@ -139,6 +143,10 @@ def notebook_from_json(
         if cell_type == "code" and not options.code_fits(source, origin, cell_id, problems):
             continue
         execution_count = raw.get("execution_count")
+        cell_metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        if cell_metadata.get("task_id") is not None:
+            problem_cells.append(index)
+        nbgrader = nbgrader_role(cell_metadata)
         cells.append(
             Cell(
                 notebook_id=notebook_id,
@@ -146,10 +154,13 @@ def notebook_from_json(
                 cell_type=cell_type,
                 source=source,
                 execution_count=execution_count if type(execution_count) is int else None,
-                nbgrader=nbgrader_role(raw.get("metadata")),
+                nbgrader=nbgrader,
+                role=nbgrader,
                 id=cell_id,
             )
         )
+    if problem_cells:
+        dsp.assign_notebook_roles(cells, problem_cells)
     return Notebook(
         id=notebook_id,
         cells=attach_markdown_above(cells),
@@ -196,17 +207,22 @@ def parse_json_bytes(raw: bytes, item: str | None, origin: str, problems: Proble
     return None
 
 
-def read_ipynb_file(path: Path, notebook_id: str, problems: ProblemLog, options: ReaderOptions) -> Iterator[Notebook]:
-    """The notebook in one ``.ipynb`` file (nothing if it cannot be used)."""
+def ipynb_file_bytes(path: Path, notebook_id: str, problems: ProblemLog, options: ReaderOptions) -> bytes | None:
+    """The bytes of one ``.ipynb`` file, or None (logged) when it is too large or unreadable."""
     origin = str(path)
     try:
         if not options.notebook_fits(path.stat().st_size, origin, notebook_id, problems):
-            return
-        raw = path.read_bytes()
+            return None
+        return path.read_bytes()
     except OSError as error:
         problems.add(origin, notebook_id, UNREADABLE_FILE, str(error))
-        return
-    notebook = notebook_from_bytes(raw, notebook_id, origin, problems, options, path=notebook_id)
+        return None
+
+
+def read_ipynb_file(path: Path, notebook_id: str, problems: ProblemLog, options: ReaderOptions) -> Iterator[Notebook]:
+    """The notebook in one ``.ipynb`` file (nothing if it cannot be used)."""
+    raw = ipynb_file_bytes(path, notebook_id, problems, options)
+    notebook = None if raw is None else notebook_from_bytes(raw, notebook_id, str(path), problems, options, path=notebook_id)
     if notebook is not None:
         yield notebook
 
@@ -229,10 +245,10 @@ def zip_members(path: Path) -> list[zipfile.ZipInfo]:
     return sorted(members, key=lambda info: info.filename)
 
 
-def read_zip(
+def zip_notebook_bytes(
     path: Path, problems: ProblemLog, options: ReaderOptions, start: int = 0, stop: int | None = None
-) -> Iterator[Notebook]:
-    """Notebooks ``start:stop`` (in member-name order) of a zip archive."""
+) -> Iterator[tuple[str, str, bytes]]:
+    """``(member name, origin, bytes)`` of notebooks ``start:stop`` (in member-name order) of a zip archive."""
     try:
         members = zip_members(path)
         archive = zipfile.ZipFile(path)
@@ -249,18 +265,29 @@ def read_zip(
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
                 problems.add(origin, info.filename, CORRUPT_ARCHIVE, str(error))
                 continue
-            notebook = notebook_from_bytes(raw, info.filename, origin, problems, options, path=info.filename)
-            if notebook is not None:
-                yield notebook
+            yield info.filename, origin, raw
 
 
-def read_tar(
+def read_zip(
     path: Path, problems: ProblemLog, options: ReaderOptions, start: int = 0, stop: int | None = None
 ) -> Iterator[Notebook]:
-    """Notebooks ``start:stop`` (in archive order) of a tar archive, compressed or not, streamed.
+    """Notebooks ``start:stop`` (in member-name order) of a zip archive."""
+    yield from _member_notebooks(zip_notebook_bytes(path, problems, options, start, stop), problems, options)
 
-    A truncated archive keeps every notebook before the break and logs the break.
-    """
+
+def _member_notebooks(members: Iterator[tuple[str, str, bytes]], problems: ProblemLog, options: ReaderOptions) -> Iterator[Notebook]:
+    for name, origin, raw in members:
+        notebook = notebook_from_bytes(raw, name, origin, problems, options, path=name)
+        if notebook is not None:
+            yield notebook
+
+
+def tar_notebook_bytes(
+    path: Path, problems: ProblemLog, options: ReaderOptions, start: int = 0, stop: int | None = None
+) -> Iterator[tuple[str, str, bytes]]:
+    """``(member name, origin, bytes)`` of notebooks ``start:stop`` (in archive order) of a tar
+    archive, compressed or not, streamed. A truncated archive keeps every notebook before the
+    break and logs the break."""
     ordinal = -1
     try:
         with tarfile.open(path, "r:*") as archive:
@@ -276,12 +303,16 @@ def read_tar(
                 if not options.notebook_fits(info.size, origin, info.name, problems):
                     continue
                 member = archive.extractfile(info)
-                raw = member.read() if member is not None else b""
-                notebook = notebook_from_bytes(raw, info.name, origin, problems, options, path=info.name)
-                if notebook is not None:
-                    yield notebook
+                yield info.name, origin, member.read() if member is not None else b""
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
         problems.add(str(path), None, TRUNCATED_ARCHIVE, f"{error!r} after {ordinal + 1} notebook members")
+
+
+def read_tar(
+    path: Path, problems: ProblemLog, options: ReaderOptions, start: int = 0, stop: int | None = None
+) -> Iterator[Notebook]:
+    """Notebooks ``start:stop`` (in archive order) of a tar archive (see :func:`tar_notebook_bytes`)."""
+    yield from _member_notebooks(tar_notebook_bytes(path, problems, options, start, stop), problems, options)
 
 
 def count_tar_members(path: Path) -> int:
