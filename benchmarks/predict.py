@@ -1,66 +1,125 @@
-"""Inference throughput (cells/s) of a saved encoder, or of an untrained CORAL network of a given size.
+"""Prediction throughput (code cells/s) of a saved encoder, end to end and against a bare transformer.
 
-Parsing is not timed: cells are parsed first, then ``predict_proba`` runs over them in
-batches, as ``coral predict`` does. Examples:
+Three figures per repeat, taken one after the other in the same process so that a busy
+machine weighs on all of them alike:
 
-    python benchmarks/predict.py --model coral/data/models/default --cells 2000
-    python benchmarks/predict.py --cells 1000 --d-model 256 --device cpu   # paper-sized, untrained
+- end to end: ``coral predict --model MODEL`` as a command (start-up, reading, parsing,
+  graph building, inference, writing) over the first ``--notebooks`` notebooks of the corpus;
+  the start-up (imports, loading the model: the same command on one notebook) is also
+  timed, and the cells/s after it given, which is what a large corpus sees;
+- inference: ``predict_proba`` over the same cells, parsed beforehand (graph building and
+  the network);
+- bare forward: ``torch.nn.TransformerEncoder`` of the model's size (layers, d_model, d_ff,
+  heads) in eval mode over random vectors with the same cells' node counts, batched as
+  the encoder batches them (cells sorted by size, padded to the largest of each batch,
+  a key-padding mask): what the arithmetic of a same-size dense transformer costs.
+
+and the ratio end to end / bare forward, which survives a noisy machine. Example:
+
+    python benchmarks/predict.py --corpus GITHUB/part-b-0000.jsonl.gz --notebooks 400 --threads 2
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from itertools import islice
+from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
+from coral.encoders import load_encoder
+from coral.encoders.runtime import set_threads
 from coral.corpora.cells import read_cells
-from coral.encoders import load_encoder, make_encoder
-from coral.encoders.coral import CoralEncoder
-from coral.encoders.vocab import Vocabulary
 
-DEFAULT_CORPUS = "../shared/corpora/github"
+DEFAULT_MODEL = str(Path(__file__).resolve().parents[1] / "coral" / "data" / "models" / "default")
 
 
-def untrained_coral(cells, d_model: int, device: str, batch_size: int) -> CoralEncoder:
-    """A CORAL encoder with random weights: same cost as a trained one of that size."""
-    encoder = make_encoder("coral", device=device, model__d_model=d_model, model__d_ff=2 * d_model,
-                           training__batch_size=batch_size)
-    encoder.vocab_ = Vocabulary.build(cells, encoder.graph)
-    torch.manual_seed(0)
-    encoder.network_ = encoder._build_network(encoder.vocab_)
-    return encoder
+def first_notebooks(shard: Path, n: int, directory: Path) -> Path:
+    """The first ``n`` notebooks (lines) of a JSON Lines shard, as a shard of their own."""
+    opener = gzip.open if shard.suffix == ".gz" else open
+    directory.mkdir(exist_ok=True)
+    out = directory / "notebooks.jsonl.gz"
+    with opener(shard, "rt") as source, gzip.open(out, "wt") as sink:
+        sink.writelines(islice(source, n))
+    return out
+
+
+def time_command(shard: Path, model: str, threads: int, out: Path) -> float:
+    command = [sys.executable, "-c", "from coral.cli import app; app()", "predict", str(shard), "--model", model,
+               "--out", str(out), "--threads", str(threads)]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def bare_encoder(encoder) -> nn.TransformerEncoder:
+    size = encoder.model
+    layer = nn.TransformerEncoderLayer(size.d_model, size.heads, size.d_ff, dropout=0.0, batch_first=True)
+    return nn.TransformerEncoder(layer, size.layers, enable_nested_tensor=False).eval()
+
+
+@torch.inference_mode()
+def time_bare_forward(network: nn.TransformerEncoder, sizes: np.ndarray, batch_size: int, d_model: int) -> float:
+    ordered = np.sort(sizes)
+    started = time.perf_counter()
+    for start in range(0, len(ordered), batch_size):
+        batch = ordered[start : start + batch_size]
+        x = torch.randn(len(batch), int(batch.max()), d_model)
+        padding = torch.arange(x.shape[1]) >= torch.from_numpy(batch)[:, None]
+        network(x, src_key_padding_mask=padding)
+    return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="a model directory from `coral train` (default: an untrained CORAL network)")
-    parser.add_argument("--corpus", default=DEFAULT_CORPUS)
-    parser.add_argument("--cells", type=int, default=2000)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--d-model", type=int, default=256)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--corpus", type=Path, required=True, help="a JSON Lines shard of notebooks (.jsonl or .jsonl.gz)")
+    parser.add_argument("--notebooks", type=int, default=400, help="first notebooks of the shard to predict")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="an encoder model directory")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: coral's choice)")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    cells = list(islice(read_cells([args.corpus]), args.cells))
-    if args.model:
-        encoder = load_encoder(args.model, device=args.device)
-        if hasattr(encoder, "training"):
-            encoder.set_params(training__batch_size=args.batch_size)
-    else:
-        encoder = untrained_coral(cells, args.d_model, args.device, args.batch_size)
-    encoder.predict_proba(cells[: args.batch_size])  # warm-up
-    started = time.perf_counter()
-    proba = encoder.predict_proba(cells)
-    seconds = time.perf_counter() - started
-    print(f"{args.model or f'untrained coral d_model={args.d_model}'}: {len(cells)} cells from {args.corpus}, "
-          f"batch {args.batch_size}, device {args.device}, torch threads {torch.get_num_threads()}")
-    print(f"{len(cells) / seconds:.1f} cells/s ({seconds:.1f} s); stage counts {np.bincount(proba.argmax(1), minlength=5).tolist()}")
+    threads = set_threads(args.threads)
+    encoder = load_encoder(args.model, device="cpu")
+    batch_size = encoder.training.batch_size
+    with tempfile.TemporaryDirectory() as tmp:
+        shard = first_notebooks(args.corpus, args.notebooks, Path(tmp))
+        cells = list(read_cells([shard]))
+        sizes = np.array([len(cell.types) for cell in encoder._dataset(cells).encoded])
+        bare = bare_encoder(encoder)
+        print(f"{args.model}: {len(cells)} code cells of {args.notebooks} notebooks of {args.corpus}; "
+              f"{sizes.mean():.1f} nodes a cell (max {sizes.max()}); batch {batch_size}; torch threads {threads}")
+        encoder.predict_proba(cells[: 4 * batch_size])  # warm-up
+        time_bare_forward(bare, sizes[: 4 * batch_size], batch_size, encoder.model.d_model)
+        one_notebook = first_notebooks(args.corpus, 1, Path(tmp) / "one")
+        rows = []
+        for repeat in range(args.repeats):
+            seconds = time_command(shard, args.model, threads, Path(tmp) / "predictions.jsonl")
+            start_up = time_command(one_notebook, args.model, threads, Path(tmp) / "one" / "predictions.jsonl")
+            started = time.perf_counter()
+            encoder.predict_proba(cells)
+            inference = len(cells) / (time.perf_counter() - started)
+            forward = len(cells) / time_bare_forward(bare, sizes, batch_size, encoder.model.d_model)
+            end_to_end, after_start = len(cells) / seconds, len(cells) / max(seconds - start_up, 1e-9)
+            rows.append((end_to_end, after_start, inference, forward))
+            print(f"repeat {repeat + 1}: end to end {end_to_end:.0f} cells/s ({seconds:.1f} s, of which start-up "
+                  f"{start_up:.1f} s; {after_start:.0f} cells/s after it), inference {inference:.0f} cells/s, "
+                  f"bare forward {forward:.0f} cells/s; end to end / bare {end_to_end / forward:.2f} "
+                  f"(after start-up {after_start / forward:.2f}), inference / bare {inference / forward:.2f}", flush=True)
+    columns = [statistics.median(column) for column in zip(*rows)]
+    ratios = {name: [row[i] / row[3] for row in rows] for i, name in enumerate(("end to end", "after start-up", "inference"))}
+    print(f"median cells/s: end to end {columns[0]:.0f}, after start-up {columns[1]:.0f}, inference {columns[2]:.0f}, "
+          f"bare forward {columns[3]:.0f}")
+    print("ratio to the bare forward: " + "; ".join(
+        f"{name} {statistics.median(values):.2f} (range {min(values):.2f}-{max(values):.2f})" for name, values in ratios.items()))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,20 @@
-"""Training throughput of the CORAL encoder (cells/s), sparse edge attention vs a dense M x M mask.
+"""Training throughput (cells/s) of the CORAL encoder at the shipped model's size, against a bare transformer.
 
-Both paths run the same network weights on the same batches (forward + backward + AdamW
-step); the dense path replaces each layer's edge attention by ``dense_forward`` (padded
-batch, B x M x M boolean mask). Example:
+Per repeat, one after the other in the same process so that a busy machine weighs on all
+of them alike:
 
-    python benchmarks/train.py --cells 256 --device cpu
+- ``fit``: one epoch of ``CoralEncoder.fit`` with the shipped model's parameters (forward,
+  losses, backward, gradient clipping, AdamW, lr schedule), as ``coral train`` runs it; the
+  figure is the epoch's own cells/s (``metrics.csv``), so vocabulary and graph building are
+  not in it;
+- bare: the same number of training steps of ``torch.nn.TransformerEncoder`` of the same
+  size (dropout included) with a linear head on the first node, on random vectors of the
+  same batches' padded shapes, with AdamW;
+- with ``--reference``, also ``fit`` with the edge-wise PyG attention instead of the padded path.
+
+Example:
+
+    python benchmarks/train.py --corpus GITHUB/part-b-0000.jsonl.gz --cells 2000 --threads 2
 """
 
 from __future__ import annotations
@@ -13,96 +23,86 @@ import argparse
 import statistics
 import time
 from itertools import islice
+from pathlib import Path
 
+import numpy as np
 import torch
-from torch_geometric.loader import DataLoader
+from torch import nn
 
+from coral.encoders import make_encoder
+from coral.encoders.base import N_STAGES, read_encoder_meta
+from coral.encoders.runtime import set_threads
 from coral.corpora.cells import read_cells
-from coral.encoders.coral import CoralEncoder
-from coral.encoders.graphs import CellGraphDataset
-from coral.encoders.training import autocast_for, resolve_device
-from coral.encoders.vocab import Vocabulary
 
-DEFAULT_CORPUS = "../shared/corpora/coral-ucsd-sample/train.txt"
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "coral" / "data" / "models" / "default"
 
 
-def dense_network_forward(network, batch):
-    """CoralNetwork.forward with every layer run as padded dense masked attention."""
-    x = network.embed(batch.node_type, batch.node_tokens, batch.node_kind)
-    for layer in network.layers:
-        x = layer.dense_forward(x, batch.edge_index, batch.batch)
-    z = x[batch.ptr[:-1]]
-    p_topic = network.topic(z).float().softmax(dim=-1)
-    return {"z": z, "p_topic": p_topic, "stage_logits": network.stage(p_topic)}
+def shipped_encoder(padded: bool):
+    """A CORAL encoder with the shipped model's parameters, for one epoch without validation."""
+    encoder = make_encoder("coral", device="cpu", **read_encoder_meta(DEFAULT_MODEL)["params"])
+    encoder.set_params(training__epochs=1, training__val_fraction=0.0)
+    encoder.padded_batches = padded
+    return encoder
 
 
-def time_training(encoder, batches, device, forward) -> float:
-    """Cells per second over the batches (after one warm-up batch)."""
-    network = encoder.network_
-    optimizer = torch.optim.AdamW(network.parameters(), lr=1e-4)
-    network.train()
-    cells, seconds = 0, 0.0
-    for i, batch in enumerate(batches):
-        batch = batch.to(device)
-        started = time.perf_counter()
-        with autocast_for(device):
-            outputs = forward(network, batch)
-        loss = encoder._loss(outputs, batch.y)["loss"]
-        optimizer.zero_grad()
+def fit_cells_per_s(encoder, cells, y) -> float:
+    encoder.fit(cells, y)
+    return encoder.history_[0]["cells_per_s"]
+
+
+def bare_cells_per_s(encoder, shapes: list[tuple[int, ...]]) -> float:
+    """Training steps of a same-size nn.TransformerEncoder over batches of the given padded shapes."""
+    size = encoder.model
+    layer = nn.TransformerEncoderLayer(size.d_model, size.heads, size.d_ff, dropout=size.dropout, batch_first=True)
+    network = nn.Sequential(nn.TransformerEncoder(layer, size.layers, enable_nested_tensor=False))
+    head = nn.Linear(size.d_model, N_STAGES + 1)
+    optimizer = torch.optim.AdamW([*network.parameters(), *head.parameters()], lr=1e-3)
+    cells, started = 0, time.perf_counter()
+    for lengths in shapes:
+        lengths = torch.tensor(lengths)
+        x = torch.randn(len(lengths), int(lengths.max()), size.d_model)
+        padding = torch.arange(x.shape[1]) >= lengths[:, None]
+        logits = head(network[0](x, src_key_padding_mask=padding)[:, 0])
+        loss = nn.functional.cross_entropy(logits, torch.zeros(len(lengths), dtype=torch.long))
+        optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i:  # the first batch warms up allocators and kernels
-            seconds += time.perf_counter() - started
-            cells += batch.num_graphs
-    return cells / seconds
+        cells += len(lengths)
+    return cells / (time.perf_counter() - started)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", default=DEFAULT_CORPUS)
-    parser.add_argument("--cells", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--d-model", type=int, default=256)
-    parser.add_argument("--max-nodes", type=int, default=160)
-    parser.add_argument("--markdown-tokens", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=2, help="passes over the cells per path; the median is reported")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--no-dense", action="store_true", help="skip the dense-mask comparison")
+    parser.add_argument("--corpus", type=Path, required=True, help="a corpus file or folder")
+    parser.add_argument("--cells", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: coral's choice)")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--reference", action="store_true", help="also time the edge-wise PyG attention")
     args = parser.parse_args()
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    threads = set_threads(args.threads)
     cells = list(islice(read_cells([args.corpus]), args.cells))
-    encoder = CoralEncoder().set_params(model__d_model=args.d_model, model__d_ff=2 * args.d_model,
-                                        graph__max_nodes=args.max_nodes, graph__max_markdown_tokens=args.markdown_tokens)
-    config = encoder.graph
-    vocab = Vocabulary.build(cells, config)
-    y = torch.zeros(len(cells), 5)
-    y[:, 1] = 1.0
-    dataset = CellGraphDataset(cells, vocab, config, y.numpy())
-    batches = list(DataLoader(dataset, batch_size=args.batch_size))
-    torch.manual_seed(0)
-    encoder.network_ = encoder._build_network(vocab).to(device)
-    nodes = sum(b.num_nodes for b in batches) / len(cells)
-    edges = sum(b.edge_index.shape[1] for b in batches) / len(cells)
-    print(f"device {device}, torch threads {torch.get_num_threads()}, {len(cells)} cells from {args.corpus}")
-    print(f"M={args.max_nodes}, markdown tokens <= {args.markdown_tokens}, d_model={args.d_model}, "
-          f"batch {args.batch_size}: {nodes:.1f} nodes and {edges:.0f} edges per cell on average")
-    paths = {"sparse (edge attention)": lambda net, b: net(b)}
-    if not args.no_dense:
-        paths["dense (B x M x M mask)"] = dense_network_forward
-    results = {}
-    for name, forward in paths.items():
-        runs = [time_training(encoder, batches, device, forward) for _ in range(args.repeats)]
-        results[name] = statistics.median(runs)
-        print(f"{name}: {results[name]:.1f} training cells/s (runs: {', '.join(f'{r:.1f}' for r in runs)})")
-    if len(results) == 2:
-        sparse, dense = results.values()
-        print(f"sparse / dense throughput: {sparse / dense:.2f}x")
+    y = np.random.default_rng(0).dirichlet(np.ones(N_STAGES), len(cells)).astype(np.float32)
+    encoder = shipped_encoder(padded=True)
+    encoder.fit(cells[:64], y[:64])  # warm-up; also builds a vocabulary for the shapes below
+    dataset = encoder._dataset(cells, y)
+    shapes = [[len(dataset.encoded[i].types) for i in batch.cell_index.tolist()]
+              for batch in dataset.batches(encoder.training.batch_size, shuffle=True, generator=torch.Generator())]
+    sizes = np.array([len(cell.types) for cell in dataset.encoded])
+    print(f"{len(cells)} cells from {args.corpus}, {sizes.mean():.1f} nodes a cell; shipped size "
+          f"(d_model {encoder.model.d_model}, d_ff {encoder.model.d_ff}, {encoder.model.layers} layers), "
+          f"batch {encoder.training.batch_size}; torch threads {threads}")
+    rows = []
+    for repeat in range(args.repeats):
+        fit = fit_cells_per_s(shipped_encoder(padded=True), cells, y)
+        bare = bare_cells_per_s(encoder, shapes)
+        line = f"repeat {repeat + 1}: fit {fit:.0f} cells/s, bare {bare:.0f} cells/s, fit / bare {fit / bare:.2f}"
+        if args.reference:
+            line += f"; edge-wise reference {fit_cells_per_s(shipped_encoder(padded=False), cells, y):.0f} cells/s"
+        rows.append((fit, bare))
+        print(line, flush=True)
+    fit, bare = (statistics.median(column) for column in zip(*rows))
+    print(f"median: fit {fit:.0f} cells/s, bare {bare:.0f} cells/s, fit / bare {statistics.median(f / b for f, b in rows):.2f}")
 
 
 if __name__ == "__main__":

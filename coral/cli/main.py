@@ -113,6 +113,14 @@ TrustCodeOption = Annotated[
     typer.Option("--trust-code", help="Load a model directory whose labeling functions are Python code (a .py file or module), "
                  "which runs that code: only for model directories you trust."),
 ]
+WorkersOption = Annotated[
+    int,
+    typer.Option(
+        help="Worker processes: 1 runs in this process; more run the input's parts "
+        "(Parquet parts of a parsed directory, or corpus work units) on a local Dask cluster.",
+        min=1,
+    ),
+]
 SchedulerOption = Annotated[
     Optional[str],
     typer.Option("--scheduler", help="Address of a Dask scheduler (tcp://host:8786) to run on a cluster. Default: run locally."),

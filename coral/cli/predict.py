@@ -9,7 +9,7 @@ import typer
 
 from coral.cli.main import (
     AGGREGATE_HELP, LFS_HELP, Aggregation, Corpora, DeviceOption, FormatOption, JuiceCells, JuiceCellsOption, ModelOption,
-    ThreadsOption, TrustCodeOption, app, set_torch_threads, user_errors,
+    SchedulerOption, ThreadsOption, TrustCodeOption, WorkersOption, app, set_torch_threads, user_errors,
 )
 from coral.labeling.lfsets import DEFAULT_LF_SETS
 
@@ -34,26 +34,40 @@ def predict_command(
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
     trust_code: TrustCodeOption = False,
+    workers: WorkersOption = 1,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Predict the stage of every code cell with a stage model (by default the one shipped
     with coral); with --model heuristics, cells no LF covers get stage null.
 
     Writes OUT, OUT's errors file and OUT's manifest (<stem>.manifest.json). Each prediction
     carries the cell's role (nbgrader, JuICe or DSP) where its corpus gives one.
+
+    With --workers N or --scheduler, parts of the input are predicted in parallel with Dask
+    (one torch thread per worker) and joined in input order. Finished parts wait in
+    OUT.parts/, so after an interruption the same command predicts only the missing parts.
     """
     import time
 
     from coral.corpora.readers import ReaderOptions
-    from coral.jobs.predict import load_stage_model, predict_corpus
+    from coral.jobs.predict import load_stage_model, predict_corpus, predict_corpus_parallel
     from coral.manifest import describe_stage_model, write_manifest
 
     started = time.perf_counter()
-    set_torch_threads(threads)
+    aggregation = aggregate.value if aggregate else None
     with user_errors():
-        stage_model = load_stage_model(model, lf_specs=lfs, aggregation=aggregate.value if aggregate else None, device=device,
-                                       trust_code=trust_code)
         options = ReaderOptions(juice_cells=juice_cells.value)
-        run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or (), options=options, with_source=with_source)
+        if workers == 1 and scheduler is None:
+            set_torch_threads(threads)
+            stage_model = load_stage_model(model, lf_specs=lfs, aggregation=aggregation, device=device, trust_code=trust_code)
+            run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or (), options=options,
+                                 with_source=with_source)
+        else:
+            if fit_on or with_source or trust_code:
+                raise ValueError("--fit-on, --with-source and --trust-code work in one process: use them without --workers/--scheduler")
+            stage_model = load_stage_model(model, lf_specs=lfs, aggregation=aggregation, device="cpu")
+            run = predict_corpus_parallel(inputs, model, out, lf_specs=lfs, aggregation=aggregation, format=format,
+                                          device=device, workers=workers, scheduler=scheduler, options=options)
     write_manifest(
         out.with_name(f"{out.stem}.manifest.json"), command="predict", model=describe_stage_model(model, stage_model),
         inputs=inputs, counts={"code_cells": run.n_cells, "with_stage": run.n_covered, "problems": run.n_problems},

@@ -61,11 +61,15 @@ class CellPart:
     parquet: Path | None = None
     unit: WorkUnit | None = None
 
-    def cells(self, problems: ProblemLog, options: ReaderOptions | None = None) -> Iterator[ParsedCell]:
+    def cells(self, problems: ProblemLog, options: ReaderOptions | None = None,
+              origins: dict[str, str] | None = None) -> Iterator[ParsedCell]:
+        """The part's parsed cells; ``origins`` as ``read_cells`` fills it."""
         if self.parquet is not None:
             yield from read_part_cells(self.parquet)
         else:
             for notebook in self.unit.notebooks(problems, options or ReaderOptions()):  # type: ignore[union-attr]
+                if origins is not None:
+                    origins[notebook.id] = notebook.origin
                 yield from parse_safely(notebook, problems)
 
     def describe(self) -> str:

@@ -10,13 +10,14 @@ one. Trained with L = l1 L_weak + l2 L_unique_stage + l3 L_unsup + l4 L_unique_t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import Batch
 
 from coral.encoders.base import N_STAGES
 from coral.encoders.graph_encoder import GraphEncoder, NetworkConfig
+from coral.encoders.graphs import PaddedCells
 from coral.encoders.layers import GraphAttentionLayer, NodeEmbedding
 from coral.encoders.losses import (
     reconstruction_hinge,
@@ -26,6 +27,9 @@ from coral.encoders.losses import (
     weak_label_loss,
 )
 from coral.encoders.vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Batch
 
 STAGE_INIT_STD = 3.0
 
@@ -61,14 +65,20 @@ class CoralNetwork(nn.Module):
         # leaves every cell with near-equal logits and the weak-label gradient all but vanishes.
         nn.init.normal_(self.stage.weight, std=STAGE_INIT_STD)
 
-    def encode(self, batch: Batch) -> Tensor:
-        """z: the [CLS] node's output (the first node of each graph)."""
+    def encode(self, batch: PaddedCells | Batch) -> Tensor:
+        """z: the [CLS] node's output (the first node of each graph); padded cells take the
+        dense path, a PyG batch the edge-wise reference."""
         x = self.embed(batch.node_type, batch.node_tokens, batch.node_kind)
+        if isinstance(batch, PaddedCells):
+            last = len(self.layers) - 1
+            for i, layer in enumerate(self.layers):
+                x = layer.forward_padded(x, batch.allowed, first_only=i == last)
+            return x[:, 0]
         for layer in self.layers:
             x = layer(x, batch.edge_index)
         return x[batch.ptr[:-1]]
 
-    def forward(self, batch: Batch) -> dict[str, Tensor]:
+    def forward(self, batch: PaddedCells | Batch) -> dict[str, Tensor]:
         z = self.encode(batch)
         p_topic = self.topic(z).float().softmax(dim=-1)
         return {"z": z, "p_topic": p_topic, "stage_logits": self.stage(p_topic)}
@@ -84,6 +94,7 @@ class CoralEncoder(GraphEncoder):
 
     name = "coral"
     model_config = CoralConfig
+    padded_batches = True
     model: CoralConfig
 
     def _build_network(self, vocab: Vocabulary) -> CoralNetwork:

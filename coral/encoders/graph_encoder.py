@@ -57,6 +57,7 @@ class GraphEncoder(Encoder):
     """
 
     model_config: ClassVar[type[NetworkConfig]]
+    padded_batches: ClassVar[bool] = False  # the network reads ``PaddedCells``, not PyG batches
 
     def __init__(
         self,
@@ -101,8 +102,8 @@ class GraphEncoder(Encoder):
         if checkpoint_dir:
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
             self.vocab_.save(checkpoint_dir / VOCAB_FILE)
-        train_set = CellGraphDataset(train_cells, self.vocab_, self.graph, y[train_idx])
-        val_set = CellGraphDataset([cells[i] for i in val_idx], self.vocab_, self.graph, y[val_idx])
+        train_set = self._dataset(train_cells, y[train_idx])
+        val_set = self._dataset([cells[i] for i in val_idx], y[val_idx])
         self.network_ = self._build_network(self.vocab_)
         state: TrainState = train_network(self.network_, self._loss, train_set, val_set, self.training, seed=self.seed,
                                           device=self.device, checkpoint_dir=checkpoint_dir, resume=resume,
@@ -122,9 +123,12 @@ class GraphEncoder(Encoder):
             raise RuntimeError(f"this {self.name} encoder is not fitted: call fit or load it")
         if not cells:
             return np.zeros((0, N_STAGES), dtype=np.float32)
-        dataset = CellGraphDataset(cells, self.vocab_, self.graph)
+        dataset = self._dataset(cells)
         logits = torch.from_numpy(predict_logits(self.network_, dataset, self.training.batch_size, self.device, progress))
         return logits[:, :N_STAGES].softmax(dim=1).numpy()
+
+    def _dataset(self, cells: Sequence[ParsedCell], y: np.ndarray | None = None) -> CellGraphDataset:
+        return CellGraphDataset(cells, self.vocab_, self.graph, y, padded=self.padded_batches)
 
     def _save_state(self, directory: Path) -> None:
         self.vocab_.save(directory / VOCAB_FILE)

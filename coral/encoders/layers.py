@@ -1,12 +1,16 @@
-"""The graph-masked transformer layer, computed over edges so cost grows with edges, not M^2.
+"""The graph-masked transformer layer, in two forms that compute the same thing.
 
 Each node attends only over its graph neighbours N(u) (the in-edges of the cell graph,
 self-loops included): softmax_{v in N(u)} (q_u . k_v / sqrt(d_k)), multi-head, then
 Add & LayerNorm, a ReLU feed-forward, Add & LayerNorm (post-norm, as in the paper).
 
-``dense_forward`` runs the *same* layer (same weights) the textbook way, on a padded batch
-with a B x M x M mask. It exists as the reference: the tests check both agree, and the
-training benchmark times one against the other.
+``forward_padded`` (the fast path, used in training and prediction) runs it on cells padded
+to a common size with a boolean B x L x L mask, through
+``torch.nn.functional.scaled_dot_product_attention``. ``forward`` computes it edge by edge
+as PyG message passing does (gather per edge, PyG's scatter-softmax, sum per target): one
+d-vector per edge and head, several times slower on CPU at these sizes
+(docs/benchmarks.md), kept as the reference that the tests compare with. torch_geometric
+is imported there only, so that predicting does not pay for importing it.
 """
 
 from __future__ import annotations
@@ -15,15 +19,14 @@ import math
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import MessagePassing
-from torch_geometric.utils import softmax, to_dense_adj, to_dense_batch
+from torch.nn import functional as F
 
 
-class GraphAttentionLayer(MessagePassing):
+class GraphAttentionLayer(nn.Module):
     """One transformer encoder layer whose attention is restricted to graph edges."""
 
     def __init__(self, d_model: int, heads: int, d_ff: int, dropout: float = 0.1) -> None:
-        super().__init__(aggr="add", node_dim=0)
+        super().__init__()
         if d_model % heads:
             raise ValueError(f"d_model ({d_model}) must be divisible by heads ({heads})")
         self.heads, self.d_k = heads, d_model // heads
@@ -41,34 +44,35 @@ class GraphAttentionLayer(MessagePassing):
         return linear(x).view(-1, self.heads, self.d_k)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        attended = self.propagate(edge_index, q=self._heads(self.query, x), k=self._heads(self.key, x),
-                                  v=self._heads(self.value, x))
-        return self._residual_blocks(x, attended.reshape(x.shape[0], -1))
+        """The edge-wise reference: x (nodes, d), edge_index (2, E) source row first."""
+        from torch_geometric.utils import scatter, softmax
 
-    def message(self, q_i: Tensor, k_j: Tensor, v_j: Tensor, index: Tensor, ptr: Tensor | None, size_i: int | None) -> Tensor:
+        source, target = edge_index
+        q, k, v = self._heads(self.query, x)[target], self._heads(self.key, x)[source], self._heads(self.value, x)[source]
         # scores in float32 even under autocast: the scatter-softmax is sensitive to bf16/fp16
-        scores = (q_i.float() * k_j.float()).sum(dim=-1) / math.sqrt(self.d_k)
-        alpha = self.attention_dropout(softmax(scores, index, ptr, size_i))
-        return v_j * alpha.unsqueeze(-1).to(v_j.dtype)
+        scores = (q.float() * k.float()).sum(dim=-1) / math.sqrt(self.d_k)
+        alpha = self.attention_dropout(softmax(scores, target, num_nodes=x.shape[0]))
+        attended = scatter(v * alpha.unsqueeze(-1).to(v.dtype), target, dim=0, dim_size=x.shape[0], reduce="sum")
+        return self._residual_blocks(x, attended.reshape(x.shape[0], -1))
 
     def _residual_blocks(self, x: Tensor, attended: Tensor) -> Tensor:
         x = self.norm1(x + self.dropout(self.out(attended)))
         return self.norm2(x + self.dropout(self.feed_forward(x)))
 
-    def dense_forward(self, x: Tensor, edge_index: Tensor, batch: Tensor) -> Tensor:
-        """The same layer with padded B x M x M masked attention (reference and benchmark)."""
-        dense_x, node_mask = to_dense_batch(x, batch)  # (B, M, d), (B, M)
-        allowed = to_dense_adj(edge_index, batch, max_num_nodes=dense_x.shape[1]).transpose(1, 2) > 0  # [b, target, source]
-        bsz, m, _ = dense_x.shape
+    def forward_padded(self, x: Tensor, allowed: Tensor, first_only: bool = False) -> Tensor:
+        """x (B, L, d) padded cells, allowed (B, L, L) -> (B, L, d); only node 0's row, (B, 1, d),
+        when ``first_only`` (the last layer, whose other rows nothing reads)."""
+        bsz, _, d_model = x.shape
+        queries = x[:, :1] if first_only else x
 
-        def split(linear: nn.Linear) -> Tensor:
-            return linear(dense_x).view(bsz, m, self.heads, self.d_k).transpose(1, 2)  # (B, H, M, d_k)
+        def split(linear: nn.Linear, rows: Tensor) -> Tensor:
+            return linear(rows).view(bsz, -1, self.heads, self.d_k).transpose(1, 2)  # (B, H, rows, d_k)
 
-        scores = split(self.query) @ split(self.key).transpose(-1, -2) / math.sqrt(self.d_k)
-        scores = scores.float().masked_fill(~allowed.unsqueeze(1), float("-inf"))
-        alpha = torch.nan_to_num(scores.softmax(dim=-1))  # padding rows have no edge at all
-        attended = (self.attention_dropout(alpha).to(dense_x.dtype) @ split(self.value)).transpose(1, 2).reshape(bsz, m, -1)
-        return self._residual_blocks(x, attended[node_mask])
+        mask = (allowed[:, :1] if first_only else allowed).unsqueeze(1)  # broadcast over heads
+        dropout = self.attention_dropout.p if self.training else 0.0
+        attended = F.scaled_dot_product_attention(split(self.query, queries), split(self.key, x), split(self.value, x),
+                                                  attn_mask=mask, dropout_p=dropout)
+        return self._residual_blocks(queries, attended.transpose(1, 2).reshape(bsz, -1, d_model))
 
 
 class NodeEmbedding(nn.Module):
@@ -85,7 +89,9 @@ class NodeEmbedding(nn.Module):
         self.kinds = nn.Embedding(3, d_model)
 
     def forward(self, node_type: Tensor, node_tokens: Tensor, node_kind: Tensor) -> Tensor:
-        present = (node_tokens > 0).unsqueeze(-1)
-        token_sum = (self.tokens(node_tokens) * present).sum(dim=1)
-        token_mean = token_sum / present.sum(dim=1).clamp(min=1)
+        width = node_tokens.shape[-1]
+        # one bag of sub-tokens per node, padding left out: no (nodes, width, d) tensor is built
+        token_sum = F.embedding_bag(node_tokens.reshape(-1, width), self.tokens.weight, mode="sum", padding_idx=0)
+        present = (node_tokens > 0).sum(dim=-1, keepdim=True).clamp(min=1)
+        token_mean = token_sum.view(*node_tokens.shape[:-1], -1) / present
         return self.types(node_type) + token_mean + self.kinds(node_kind)

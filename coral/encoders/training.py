@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
 from coral.artifacts import UnsafeModelFileError
 from coral.atomic import atomic_path
 from coral.corpora.records import ParsedCell
+from coral.encoders.graphs import CellGraphDataset
 from coral.encoders.losses import weak_label_loss
 from coral.encoders.params import ParamGroup
 
@@ -114,15 +114,11 @@ def _seed_epoch(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
-def _batches(dataset, batch_size: int, shuffle: bool, generator: torch.Generator | None = None) -> DataLoader:
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
-
-
-@torch.no_grad()
-def _validation_loss(network: nn.Module, dataset, batch_size: int, device: torch.device) -> float:
+@torch.inference_mode()
+def _validation_loss(network: nn.Module, dataset: CellGraphDataset, batch_size: int, device: torch.device) -> float:
     network.eval()
     total, covered = 0.0, 0
-    for batch in _batches(dataset, batch_size, shuffle=False):
+    for batch in dataset.batches(batch_size):
         batch = batch.to(device)
         with autocast_for(device):
             logits = network(batch)["stage_logits"]
@@ -147,8 +143,8 @@ def write_metrics(directory: Path, history: list[dict[str, Any]]) -> None:
 def train_network(
     network: nn.Module,
     loss_fn: LossFn,
-    train_set,
-    val_set,
+    train_set: CellGraphDataset,
+    val_set: CellGraphDataset,
     settings: TrainingConfig,
     *,
     seed: int,
@@ -188,7 +184,7 @@ def train_network(
         network.train()
         sums: dict[str, float] = {}
         cells, started = 0, time.perf_counter()
-        bar = tqdm(_batches(train_set, settings.batch_size, shuffle=True, generator=generator),
+        bar = tqdm(train_set.batches(settings.batch_size, shuffle=True, generator=generator),
                    desc=f"epoch {epoch}/{settings.epochs}", unit="batch", disable=not progress, leave=False)
         for batch in bar:
             batch = batch.to(device)
@@ -254,13 +250,20 @@ def load_tensor_file(path: Path, device: str | torch.device = "cpu") -> Any:
         raise ValueError(f"{path}: not a readable torch file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
 
 
-@torch.no_grad()
-def predict_logits(network: nn.Module, dataset, batch_size: int, device: str, progress: bool = False) -> np.ndarray:
-    """Stage logits for every graph of ``dataset``, batched, in order."""
+@torch.inference_mode()
+def predict_logits(network: nn.Module, dataset: CellGraphDataset, batch_size: int, device: str,
+                   progress: bool = False) -> np.ndarray:
+    """Stage logits for every graph of ``dataset``, in dataset order (whatever order it batches in)."""
     target = resolve_device(device)
     network.to(target).eval()
-    chunks = []
-    for batch in tqdm(_batches(dataset, batch_size, shuffle=False), desc="predict", unit="batch", disable=not progress):
+    logits = None
+    bar = tqdm(total=len(dataset), desc="predict", unit="cell", disable=not progress)
+    for batch in dataset.batches(batch_size):
         with autocast_for(target):
-            chunks.append(network(batch.to(target))["stage_logits"].float().cpu())
-    return torch.cat(chunks).numpy() if chunks else np.zeros((0, 0), dtype=np.float32)
+            out = network(batch.to(target))["stage_logits"].float().cpu()
+        if logits is None:
+            logits = torch.empty(len(dataset), out.shape[1])
+        logits[batch.cell_index.cpu()] = out
+        bar.update(len(out))
+    bar.close()
+    return logits.numpy() if logits is not None else np.zeros((0, 0), dtype=np.float32)

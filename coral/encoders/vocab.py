@@ -23,6 +23,7 @@ from coral.encoders.params import ParamGroup
 PAD, UNK = "[PAD]", "[UNK]"
 CLS_TYPE, MARKDOWN_TYPE = "[CLS]", "[MD]"
 NUM = "<num>"
+VALUE_CACHE_SIZE = 200_000  # distinct values whose sub-token ids a vocabulary remembers
 
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
@@ -69,6 +70,7 @@ class Vocabulary:
     def __post_init__(self) -> None:
         self._type_index = {name: i for i, name in enumerate(self.types)}
         self._token_index = {name: i for i, name in enumerate(self.tokens)}
+        self._value_rows: dict[tuple[str, int], tuple[int, ...]] = {}
 
     @classmethod
     def build(cls, cells: Iterable[ParsedCell], config: TokenConfig) -> Vocabulary:
@@ -88,6 +90,22 @@ class Vocabulary:
 
     def token_ids(self, tokens: Sequence[str]) -> list[int]:
         return [self._token_index.get(tok, 1) for tok in tokens]
+
+    def value_row(self, value: str, width: int) -> tuple[int, ...]:
+        """The ids of a value's first ``width`` sub-tokens, padded with 0 to ``width``.
+
+        Remembered per value: identifiers repeat across cells, and splitting them is most of
+        the cost of turning a cell into arrays.
+        """
+        key = (value, width)
+        row = self._value_rows.get(key)
+        if row is None:
+            ids = self.token_ids(subtokens(value, width))
+            row = tuple(ids) + (0,) * (width - len(ids))
+            if len(self._value_rows) >= VALUE_CACHE_SIZE:
+                self._value_rows.clear()
+            self._value_rows[key] = row
+        return row
 
     def save(self, path: str | Path) -> None:
         write_text(path, json.dumps({"types": self.types, "tokens": self.tokens}))

@@ -1,29 +1,40 @@
 """Predicting stages for a corpus with any stage model: the built-in heuristics, a saved
 heuristics directory, or a trained encoder directory.
 
+The labeling stage (snorkel, and through it scipy, pandas, networkx) is imported only when
+a heuristics model is used: predicting with an encoder does not pay for it at start-up.
+
 Predictions are written in input order, one per code cell (the format of ``coral.predictions``), and
 every notebook or cell the run could not use goes to ``<out stem>.errors.jsonl``.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import sys
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, TypeGuard
 
 import numpy as np
 from tqdm import tqdm
 
-from coral.corpora.cells import read_cells
+from coral.corpora.cells import CellPart, plan_cell_parts, read_cells
+from coral.corpora.dask_runner import run_tasks
 from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.records import ParsedCell
-from coral.labeling.aggregate import AggregationMethod
-from coral.labeling.lfsets import DEFAULT_LF_SETS
-from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
 from coral.predictions import Prediction, predictions_from_proba, write_predictions
 from coral.problems import ProblemLog
+
+if TYPE_CHECKING:
+    from coral.labeling.aggregate import AggregationMethod
+    from coral.labeling.model import HeuristicStageModel
 
 BUILTIN_MODELS = ("heuristics", "default")
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "data" / "models" / "default"
@@ -59,6 +70,9 @@ def load_stage_model(
     """
     spec = str(name_or_dir)
     if spec == "heuristics":
+        from coral.labeling.lfsets import DEFAULT_LF_SETS
+        from coral.labeling.model import HeuristicStageModel
+
         return HeuristicStageModel(lf_specs=tuple(lf_specs or DEFAULT_LF_SETS), aggregation=aggregation or "priority")
     if lf_specs or aggregation:
         raise ValueError(f"--lfs and --aggregate configure the 'heuristics' model, not {spec!r}")
@@ -76,12 +90,14 @@ def load_stage_model(
 
 
 def _load_model_dir(path: Path, device: str, trust_code: bool) -> StageModel:
-    if is_heuristics_dir(path):
-        return HeuristicStageModel.load(path, trust_code=trust_code)
     from coral.encoders.base import is_encoder_dir, load_encoder
 
     if is_encoder_dir(path):
         return load_encoder(path, device=device)
+    from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
+
+    if is_heuristics_dir(path):
+        return HeuristicStageModel.load(path, trust_code=trust_code)
     raise ModelNotFoundError(f"{path}: not a model directory (no heuristics.json or encoder.json)")
 
 
@@ -106,17 +122,49 @@ def errors_path(out: str | Path) -> Path:
 def predict_cells(
     model: StageModel, cells: Iterable[ParsedCell], problems: ProblemLog | None = None, progress: bool = False
 ) -> list[Prediction]:
+    """Predictions in input order, as a list (``iter_predictions`` streams them)."""
+    return list(iter_predictions(model, cells, problems, progress))
+
+
+def iter_predictions(
+    model: StageModel, cells: Iterable[ParsedCell], problems: ProblemLog | None = None, progress: bool = False
+) -> Iterator[Prediction]:
     """Predictions in input order. Heuristics label the whole input first (a LabelModel
-    fitted on the input needs the whole matrix); encoders predict chunk by chunk."""
-    if isinstance(model, HeuristicStageModel):
+    fitted on the input needs the whole matrix); encoders predict ``PREDICT_CHUNK`` cells at
+    a time, the next chunk read and parsed in a background thread meanwhile (torch releases
+    the GIL while it computes), so memory stays flat in corpus size."""
+    if _is_heuristics(model):
         kept: list[_CellRef] = []
         L = model.label_matrix(_keep_refs(cells, kept), problems=problems, progress=progress)
-        return predictions_from_proba(kept, model.predict_proba_matrix(L))  # type: ignore[arg-type]
-    predictions: list[Prediction] = []
-    cell_iter = iter(tqdm(cells, disable=not progress, unit=" cells", desc="predicting"))
-    while chunk := list(islice(cell_iter, PREDICT_CHUNK)):
-        predictions.extend(predictions_from_proba(chunk, model.predict_proba(chunk)))
-    return predictions
+        yield from predictions_from_proba(kept, model.predict_proba_matrix(L))  # type: ignore[arg-type]
+        return
+    bar = tqdm(disable=not progress, unit=" cells", desc="predicting")
+    for chunk in _prefetched(_chunks(cells, PREDICT_CHUNK)):
+        yield from predictions_from_proba(chunk, model.predict_proba(chunk))
+        bar.update(len(chunk))
+    bar.close()
+
+
+def _is_heuristics(model: StageModel) -> TypeGuard[HeuristicStageModel]:
+    """Whether ``model`` is the heuristics model, without importing the labeling stage: if it
+    was never imported, no model can be one."""
+    labeling = sys.modules.get("coral.labeling.model")
+    return labeling is not None and isinstance(model, labeling.HeuristicStageModel)
+
+
+def _chunks(items: Iterable[ParsedCell], size: int) -> Iterator[list[ParsedCell]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _prefetched(chunks: Iterator[list[ParsedCell]]) -> Iterator[list[ParsedCell]]:
+    """``chunks``, each produced in a worker thread while the caller works on the one before."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="coral-read") as reader:
+        pending = reader.submit(next, chunks, None)
+        while (chunk := pending.result()) is not None:
+            pending = reader.submit(next, chunks, None)
+            yield chunk
 
 
 def predict_corpus(
@@ -132,6 +180,8 @@ def predict_corpus(
 ) -> PredictionRun:
     """Predict every code cell of ``inputs`` and write predictions plus the problems log.
 
+    Predictions stream to ``out`` as they are made (written to a temporary file beside it,
+    renamed into place when complete, so an interrupted run never leaves a partial ``out``).
     ``options`` says how corpora are read (size limits, which JuICe cells are items).
 
     ``fit_on`` (heuristics with the LabelModel only) fits the LabelModel on other, unlabeled
@@ -144,29 +194,147 @@ def predict_corpus(
         raise ValueError(f"{out}: is a folder; predictions are written to a file, e.g. {out / 'predictions.jsonl'}")
     problems = ProblemLog()
     if fit_on:
-        if not (isinstance(model, HeuristicStageModel) and model.aggregation == "labelmodel"):
+        if not (_is_heuristics(model) and model.aggregation == "labelmodel"):
             raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
         model.fit(read_cells(fit_on, format, problems, options))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     origins: dict[str, str] = {}
     sources: dict[str, str] = {}
     cells = read_cells(inputs, format, problems, options, origins)
-    predictions = predict_cells(model, _keep_sources(cells, sources) if with_source else cells, problems, progress)
-    for prediction in predictions:
-        prediction.path = origins.get(prediction.notebook_id)
-        prediction.source = sources.get(prediction.id)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    n_covered = 0
+
+    def annotated(predictions: Iterator[Prediction]) -> Iterator[Prediction]:
+        nonlocal n_covered
+        for prediction in predictions:
+            prediction.source = sources.pop(prediction.id, None)  # popped: the map holds unpredicted cells only
+            n_covered += prediction.stage is not None
+            yield _located(prediction, origins)
+
+    partial = out.with_name(out.name + ".partial")
+    try:
+        n_cells = write_predictions(annotated(iter_predictions(
+            model, _keep_sources(cells, sources) if with_source else cells, problems, progress)), partial)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     problems.write_jsonl(errors_path(out))
-    if not predictions:
+    if not n_cells:
+        partial.unlink()
         raise NoUsableInputError(_nothing_to_label(inputs, problems, errors_path(out)))
-    n_cells = write_predictions(predictions, out)
+    os.replace(partial, out)
     return PredictionRun(
         out=out,
         errors=errors_path(out),
         n_cells=n_cells,
-        n_covered=sum(prediction.stage is not None for prediction in predictions),
+        n_covered=n_covered,
         n_problems=len(problems),
         problems_by_reason=dict(problems.by_reason()),
     )
+
+
+def _located(prediction: Prediction, origins: dict[str, str]) -> Prediction:
+    """``prediction`` with the path its notebook was read from (None for parsed directories)."""
+    prediction.path = origins.get(prediction.notebook_id)
+    return prediction
+
+
+class PredictPartError(RuntimeError):
+    """A part of a parallel prediction run failed; names the part."""
+
+
+def parts_dir(out: str | Path) -> Path:
+    """Where a parallel run keeps its finished parts until all are done: ``<out>.parts``."""
+    out = Path(out)
+    return out.with_name(out.name + ".parts")
+
+
+def predict_part(job: tuple[CellPart, Path], model: str, lf_specs: Sequence[str] | None,
+                 aggregation: AggregationMethod | None, device: str, options: ReaderOptions | None = None) -> None:
+    """Predict one part (runs on a Dask worker, one torch thread: parallelism is in processes)
+    into ``job``'s path, its problems beside it. Both are written under temporary names and
+    renamed, predictions last, so a part whose predictions file exists is complete."""
+    from coral.encoders.runtime import set_threads
+
+    part, target = job
+    set_threads(1)
+    stage_model = _worker_model(model, tuple(lf_specs or ()), aggregation, device)
+    problems = ProblemLog()
+    origins: dict[str, str] = {}
+    partial = target.with_name(target.name + ".partial")
+    predictions = iter_predictions(stage_model, part.cells(problems, options, origins))
+    write_predictions((_located(prediction, origins) for prediction in predictions), partial)
+    problems.write_jsonl(partial.with_suffix(".errors"))
+    os.replace(partial.with_suffix(".errors"), errors_path(target))
+    os.replace(partial, target)
+
+
+@lru_cache(maxsize=1)
+def _worker_model(model: str, lf_specs: tuple[str, ...], aggregation: AggregationMethod | None, device: str) -> StageModel:
+    """The model of this worker process, loaded once for all the parts it predicts."""
+    return load_stage_model(model, lf_specs=lf_specs or None, aggregation=aggregation, device=device)
+
+
+def predict_corpus_parallel(
+    inputs: Sequence[str | Path],
+    model: str,
+    out: str | Path,
+    *,
+    lf_specs: Sequence[str] | None = None,
+    aggregation: AggregationMethod | None = None,
+    format: str | None = None,
+    device: str = "auto",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    notebooks_per_unit: int | None = None,
+    progress: bool = True,
+    options: ReaderOptions | None = None,
+) -> PredictionRun:
+    """``predict_corpus`` on Dask: the input's parts predicted in parallel, joined in input order.
+
+    ``model`` is a ``--model`` name or directory, loaded by each worker. Finished parts wait
+    in ``parts_dir(out)``; a rerun after an interruption (even kill -9) predicts only the
+    parts not finished there and writes the same output as an uninterrupted run. A part
+    that fails stops the run with an error naming it; the finished parts stay for the rerun.
+    """
+    if model == "heuristics" and aggregation == "labelmodel":
+        raise ValueError("a LabelModel fitted on the input needs the whole input at once: "
+                         "predict in one process, or fit it first (coral lfs fit) and pass its directory")
+    load_stage_model(model, lf_specs=lf_specs, aggregation=aggregation, device="cpu")  # fail early, here, on a bad model
+    out = Path(out)
+    problems = ProblemLog()
+    parts = plan_cell_parts(inputs, format, problems, notebooks_per_unit, options)
+    directory = parts_dir(out)
+    directory.mkdir(parents=True, exist_ok=True)
+    plan = {"model": model, "lf_specs": list(lf_specs or ()), "aggregation": aggregation,
+            "parts": [part.describe() for part in parts]}
+    plan_file = directory / "plan.json"
+    if plan_file.is_file() and json.loads(plan_file.read_text()) != plan:
+        raise ValueError(f"{directory} holds parts of a run with other inputs or another model: remove it to start afresh")
+    plan_file.write_text(json.dumps(plan, indent=1))
+    targets = [directory / f"part-{index:05d}.jsonl" for index in range(len(parts))]
+    todo = [(part, target) for part, target in zip(parts, targets) if not target.is_file()]
+    runs = run_tasks(todo, predict_part, scheduler=scheduler, workers=workers, progress=progress,
+                     desc="predicting parts", model=model, lf_specs=lf_specs, aggregation=aggregation, device=device,
+                     options=options)
+    for index, _, error in runs:
+        if error is not None:
+            raise PredictPartError(f"predicting {todo[index][0].describe()} failed: {type(error).__name__}: {error}") from error
+    n_cells = n_covered = 0
+    partial = out.with_name(out.name + ".partial")
+    with open(partial, "w", encoding="utf-8") as sink:
+        for target in targets:
+            with open(target, encoding="utf-8") as source:
+                for line in source:
+                    sink.write(line)
+                    n_cells += 1
+                    n_covered += json.loads(line)["stage"] is not None
+            problems.extend(ProblemLog.read_jsonl(errors_path(target)))
+    os.replace(partial, out)
+    problems.write_jsonl(errors_path(out))
+    shutil.rmtree(directory)
+    return PredictionRun(out=out, errors=errors_path(out), n_cells=n_cells, n_covered=n_covered,
+                         n_problems=len(problems), problems_by_reason=dict(problems.by_reason()))
 
 
 def _nothing_to_label(inputs: Sequence[str | Path], problems: ProblemLog, errors: Path) -> str:

@@ -8,7 +8,17 @@ import torch
 from torch_geometric.data import Batch
 
 from coral.corpora.records import ASTGraph
-from coral.encoders.graphs import AST_NODE, CLS_NODE, MARKDOWN_NODE, CellGraphDataset, GraphConfig, encode_cell, to_data
+from coral.encoders.graphs import (
+    AST_NODE,
+    CLS_NODE,
+    MARKDOWN_NODE,
+    CellGraphDataset,
+    GraphConfig,
+    edge_index_for,
+    encode_cell,
+    pad_cells,
+    to_data,
+)
 from coral.encoders.vocab import NUM, TokenConfig, Vocabulary, subtokens
 
 from .cells import make_cell
@@ -86,6 +96,45 @@ def test_dataset_batches_variable_sized_graphs_with_pyg():
     # edges never cross graphs
     graph_of = batch.batch[batch.edge_index]
     assert torch.equal(graph_of[0], graph_of[1])
+
+
+@pytest.mark.parametrize("masked", [True, False])
+def test_padded_mask_is_the_edge_list_and_padding_sees_only_itself(masked):
+    cells = [make_cell("x = f(y)", markdown="Plot it"), make_cell("import numpy as np\nnp.zeros(3).sum()"),
+             make_cell("a = 1")]
+    vocab = Vocabulary.build(cells, TokenConfig(min_token_count=1))
+    encoded = [encode_cell(cell, vocab, GraphConfig()) for cell in cells]
+    types, tokens, kinds, allowed = pad_cells(encoded, masked)
+    length = max(len(e.types) for e in encoded)
+    assert types.shape == kinds.shape == (3, length) and allowed.shape == (3, length, length)
+    for b, cell in enumerate(encoded):
+        n = len(cell.types)
+        source, target = edge_index_for(cell, masked)
+        expected = np.zeros((n, n), dtype=bool)
+        expected[target, source] = True
+        assert (allowed[b, :n, :n] == expected).all()
+        assert not allowed[b, :n, n:].any() and (allowed[b, n:, n:] == np.eye(length - n, dtype=bool)).all()
+        assert (types[b, :n] == cell.types).all() and (tokens[b, :n] == cell.tokens).all()
+        assert (kinds[b, :n] == to_data(cell, masked).node_kind.numpy()).all()
+
+
+def test_padded_batches_cover_every_cell_once_grouped_by_size():
+    cells = [make_cell("x = 1" + " + 1" * (i % 7), notebook_id=f"nb{i}") for i in range(50)]
+    vocab = Vocabulary.build(cells, TokenConfig(min_token_count=1))
+    y = np.eye(5, dtype=np.float32)[np.arange(50) % 5]
+    dataset = CellGraphDataset(cells, vocab, GraphConfig(), y, padded=True)
+    sizes = np.array([len(e.types) for e in dataset.encoded])
+    in_order = list(dataset.batches(8))
+    seen = np.concatenate([b.cell_index.numpy() for b in in_order])
+    assert sorted(seen.tolist()) == list(range(50))
+    assert (np.diff(sizes[seen]) >= 0).all()  # prediction: all cells sorted by size
+    for batch in in_order:
+        assert batch.node_type.shape[1] == sizes[batch.cell_index.numpy()].max()
+        assert torch.equal(batch.y, dataset.y[batch.cell_index])
+    first = [b.cell_index.tolist() for b in dataset.batches(8, shuffle=True, generator=torch.Generator().manual_seed(1))]
+    again = [b.cell_index.tolist() for b in dataset.batches(8, shuffle=True, generator=torch.Generator().manual_seed(1))]
+    other = [b.cell_index.tolist() for b in dataset.batches(8, shuffle=True, generator=torch.Generator().manual_seed(2))]
+    assert first == again and first != other and sorted(sum(first, [])) == list(range(50))
 
 
 def test_vocabulary_round_trip(tmp_path):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from coral.artifacts import UnsafeModelFileError
+from coral.jobs import predict as predict_job
 from coral.jobs.predict import ModelNotFoundError, load_stage_model, predict_cells
 from coral.labeling.model import HeuristicStageModel
 from coral.stages import Stage
@@ -81,3 +82,37 @@ def test_default_model_is_a_clear_error_until_packaged(monkeypatch, tmp_path):
     monkeypatch.setattr(coral.jobs.predict, "DEFAULT_MODEL_DIR", tmp_path / "missing")
     with pytest.raises(ModelNotFoundError, match="packaged default model is not installed"):
         load_stage_model("default")
+
+
+class _UniformModel:
+    """A stand-in encoder: every cell gets the same probabilities."""
+
+    def predict_proba(self, cells):
+        return np.full((len(cells), 5), 0.2)
+
+
+def test_encoder_predictions_stream_chunk_by_chunk(monkeypatch, make_cell):
+    monkeypatch.setattr(predict_job, "PREDICT_CHUNK", 4)
+    consumed = []
+
+    def cells():
+        for i in range(100):
+            consumed.append(i)
+            yield make_cell(f"x = {i}", id=f"n#{i}")
+
+    predictions = predict_job.iter_predictions(_UniformModel(), cells())
+    first = next(predictions)
+    assert first.id == "n#0" and first.stage == "IMPORT"
+    assert len(consumed) <= 3 * 4  # the chunk predicted, the one prefetched, at most one being read
+    assert [p.id for p in predictions] == [f"n#{i}" for i in range(1, 100)]
+
+
+def test_an_interrupted_prediction_leaves_no_output(monkeypatch, tmp_path, make_cell):
+    def broken(*arguments):
+        yield make_cell("x = 1", id="n#0")
+        raise RuntimeError("disk gone")
+
+    monkeypatch.setattr(predict_job, "read_cells", broken)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        predict_job.predict_corpus(["corpus"], _UniformModel(), tmp_path / "preds.jsonl", progress=False)
+    assert list(tmp_path.iterdir()) == []
