@@ -223,6 +223,7 @@ def predict_command(
     lfs: Annotated[Optional[list[str]], typer.Option("--lfs", help=f"For --model heuristics: {LFS_HELP} [default: paper]")] = None,
     aggregate: Annotated[Optional[Aggregation], typer.Option(help="For --model heuristics: how LF votes combine [default: priority].")] = None,
     fit_on: Annotated[Optional[list[Path]], typer.Option(help="With --aggregate labelmodel: fit the LabelModel on these unlabeled corpora instead of on the input.")] = None,
+    only_gold: Annotated[Optional[list[Path]], typer.Option("--only-gold", help="Gold files ({id, stage} JSON Lines): read and predict only the notebooks (or CORAL cells) they name; the rest of the input is skipped before parsing. Repeatable.")] = None,
     format: FormatOption = None,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
@@ -233,23 +234,58 @@ def predict_command(
     set_torch_threads(threads)
     with _user_errors():
         stage_model = load_stage_model(model, lfs=lfs, aggregation=aggregate.value if aggregate else None, device=device)
-        run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or ())
+        run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or (), only_gold=only_gold or ())
     typer.echo(f"{run.n_cells} cells, {run.n_covered} ({run.n_covered / max(run.n_cells, 1):.1%}) with a stage -> {run.out}")
     counts = ", ".join(f"{reason}: {n}" for reason, n in sorted(run.problems_by_reason.items()))
     typer.echo(f"{run.n_problems} problems{f' ({counts})' if counts else ''} -> {run.errors}")
 
 
+class TableFormat(str, Enum):
+    text = "text"
+    json = "json"
+    csv = "csv"
+    md = "md"
+    latex = "latex"
+
+
 @app.command("evaluate")
 def evaluate_command(
-    predictions: Annotated[Path, typer.Argument(help="Predictions JSON Lines from `coral predict`.")],
-    gold: Annotated[Path, typer.Option(help="Gold labels: JSON Lines of {\"id\", \"stage\"}.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    predictions: Annotated[list[Path], typer.Argument(help="Predictions JSON Lines from `coral predict`, one file per model.")],
+    gold: Annotated[list[Path], typer.Option("--gold", help="Gold labels: JSON Lines of {\"id\", \"stage\"}. Repeat for several gold sets.")],
+    format: Annotated[TableFormat, typer.Option("--format", help="text or json: with one predictions file and one gold set, the full report (per-stage P/R/F1, confusion matrix); otherwise the table of models. csv, md, latex (booktabs): always the table.")] = TableFormat.text,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the report here instead of printing it.")] = None,
+    reference: Annotated[Optional[str], typer.Option(help="Model the others are tested against (a predictions file or its name in the table) [default: the first file].")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of notebooks for the 95% intervals.", min=100)] = 1000,
     seeds: Annotated[int, typer.Option(help="Seeds for the random-fill protocol (abstain -> uniformly random stage).")] = 100,
 ) -> None:
-    """Accuracy, macro-F1, per-stage P/R/F1, confusion matrix and coverage against gold labels."""
+    """Score predictions against gold labels: accuracy, macro-F1 and per-stage F1.
+
+    With several models or gold sets: one table, each score with a 95% interval from a
+    bootstrap over notebooks, and a Wilcoxon signed-rank test over notebooks of each model
+    against --reference, Holm-corrected per gold set (see docs/results.md).
+    Abstains are scored with the CORAL paper's random fill.
+    """
+    from coral.jobs.comparison import compare_models, model_names, render
     from coral.jobs.evaluate import evaluate_predictions, format_evaluation, read_gold
     from coral.predictions import read_predictions
 
+    chosen = TableFormat.json if as_json else format
     with _user_errors():
-        evaluation = evaluate_predictions(read_predictions(predictions), read_gold(gold), random_seeds=seeds)
-    typer.echo(json.dumps(evaluation.to_dict(), indent=2) if as_json else format_evaluation(evaluation))
+        if len(predictions) == 1 and len(gold) == 1 and chosen in (TableFormat.text, TableFormat.json):
+            evaluation = evaluate_predictions(read_predictions(predictions[0]), read_gold(gold[0]), random_seeds=seeds)
+            report = json.dumps(evaluation.to_dict(), indent=2) + "\n" if chosen is TableFormat.json else format_evaluation(evaluation) + "\n"
+        else:
+            names = model_names([str(path) for path in predictions])
+            by_name = {name: list(read_predictions(path)) for name, path in zip(names, predictions)}
+            if reference is not None and reference not in by_name:
+                reference = dict(zip(map(str, predictions), names)).get(reference, reference)
+            golds = dict(zip(model_names([str(path) for path in gold]), map(read_gold, gold)))
+            table = compare_models(by_name, golds, reference=reference, n_boot=bootstrap, random_seeds=seeds)
+            report = render(table, chosen.value, reference or names[0])
+    if out is None:
+        typer.echo(report, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(report, encoding="utf-8")
+        typer.echo(f"-> {out}")

@@ -164,8 +164,16 @@ def read_source(
     start: int = 0,
     stop: int | None = None,
 ) -> Iterator[Notebook]:
-    """Notebooks of one source; ``start:stop`` select records (lines, archive members) by position."""
+    """Notebooks of one source; ``start:stop`` select records (lines, archive members) by
+    position, and ``options.only_ids`` selects notebooks by id before anything parses them."""
     options = options or ReaderOptions()
+    notebooks = _read_source_notebooks(source, problems, options, start, stop)
+    yield from notebooks if options.only_ids is None else filter(options.selects, notebooks)
+
+
+def _read_source_notebooks(
+    source: Source, problems: ProblemLog, options: ReaderOptions, start: int, stop: int | None
+) -> Iterator[Notebook]:
     if source.kind == "ipynb":
         if start == 0 and stop != 0:
             yield from read_ipynb_file(source.path, source.notebook_id, problems, options)

@@ -17,7 +17,9 @@ import numpy as np
 from tqdm import tqdm
 
 from coral.corpora.cells import read_cells
+from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.records import ParsedCell
+from coral.jobs.evaluate import gold_ids
 from coral.labeling.aggregate import AggregationMethod
 from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
 from coral.predictions import Prediction, predictions_from_proba, write_predictions
@@ -119,19 +121,25 @@ def predict_corpus(
     *,
     format: str | None = None,
     fit_on: Sequence[str | Path] = (),
+    only_gold: Sequence[str | Path] = (),
     progress: bool = True,
 ) -> PredictionRun:
     """Predict every code cell of ``inputs`` and write predictions plus the problems log.
 
     ``fit_on`` (heuristics with the LabelModel only) fits the LabelModel on other, unlabeled
-    corpora instead of on the input itself.
+    corpora instead of on the input itself. ``only_gold`` (gold files) reads and predicts only
+    the notebooks and cells they name, skipping the rest of the input before parsing.
     """
     problems = ProblemLog()
+    options = None
+    if only_gold:
+        cells, notebooks = gold_ids(only_gold)
+        options = ReaderOptions(only_ids=frozenset(cells | notebooks))
     if fit_on:
         if not (isinstance(model, HeuristicStageModel) and model.aggregation == "labelmodel"):
             raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
         model.fit(read_cells(fit_on, format, problems))
-    predictions = predict_cells(model, read_cells(inputs, format, problems), problems, progress)
+    predictions = predict_cells(model, read_cells(inputs, format, problems, options), problems, progress)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     n_cells = write_predictions(predictions, out)

@@ -20,7 +20,7 @@ import numpy as np
 from coral.corpora.cells import read_cells
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import Encoder, make_encoder
-from coral.jobs.evaluate import read_gold
+from coral.jobs.evaluate import gold_ids
 from coral.labeling.model import HeuristicStageModel
 from coral.problems import ProblemLog
 from coral.stages import STAGE_NAMES, is_covered
@@ -49,20 +49,6 @@ class TrainRun:
     problems_by_reason: dict[str, int] = field(default_factory=dict)
     weak_label_counts: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def excluded_ids(gold_files: Iterable[str | Path]) -> tuple[set[str], set[str]]:
-    """Cell ids and whole notebooks to keep out of training (development sets must stay unseen).
-
-    An id ``<notebook>#<index>`` excludes its whole notebook; any other id excludes that cell.
-    """
-    cells, notebooks = set(), set()
-    for path in gold_files:
-        for cell_id in read_gold(path):
-            cells.add(cell_id)
-            if "#" in cell_id:
-                notebooks.add(cell_id.rsplit("#", 1)[0])
-    return cells, notebooks
 
 
 def subsample_notebooks(cells: list[ParsedCell], max_cells: int, seed: int) -> list[ParsedCell]:
@@ -110,7 +96,7 @@ def train_from_corpus(
     run = TrainRun(encoder=encoder, params=model.get_params(), corpus=[str(p) for p in corpus], lfs=list(lfs),
                    label_model=label_model, excluded_by=[str(p) for p in exclude], max_cells=max_cells, seed=seed)
     problems = ProblemLog()
-    skip_cells, skip_notebooks = excluded_ids(exclude)
+    skip_cells, skip_notebooks = gold_ids(exclude)
     cells = []
     for cell in read_cells(corpus, format=format, problems=problems):
         if cell.id in skip_cells or cell.notebook_id in skip_notebooks:
