@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,18 +52,21 @@ class TrainRun:
     seconds: float = 0.0
 
 
-def subsample_notebooks(cells: list[ParsedCell], max_cells: int, seed: int) -> list[ParsedCell]:
-    """Whole notebooks in a seeded random order until ``max_cells``: keeps notebook context intact."""
-    by_notebook: dict[str, list[ParsedCell]] = {}
-    for cell in cells:
-        by_notebook.setdefault(cell.notebook_id, []).append(cell)
+def choose_notebooks(cell_counts: dict[str, int], max_cells: int, seed: int) -> set[str]:
+    """Whole notebooks in a seeded random order until they hold ``max_cells`` cells."""
     chosen: set[str] = set()
     total = 0
-    for notebook in np.random.default_rng(seed).permutation(sorted(by_notebook)):
+    for notebook in np.random.default_rng(seed).permutation(sorted(cell_counts)):
         if total >= max_cells:
             break
-        chosen.add(notebook)
-        total += len(by_notebook[notebook])
+        chosen.add(str(notebook))
+        total += cell_counts[notebook]
+    return chosen
+
+
+def subsample_notebooks(cells: list[ParsedCell], max_cells: int, seed: int) -> list[ParsedCell]:
+    """Whole notebooks in a seeded random order until ``max_cells``: keeps notebook context intact."""
+    chosen = choose_notebooks(Counter(cell.notebook_id for cell in cells), max_cells, seed)
     return [cell for cell in cells if cell.notebook_id in chosen]
 
 
