@@ -375,7 +375,7 @@ def write_results(spec: AblationSpec, grid: list[GridCell], gold: Mapping[str, s
         shown = display_table(table, spec.reference).drop(columns=["gold"])
         shown.insert(1, "setting", table["setting"].to_numpy())
         shown.insert(4, "accuracy % mean ± sd", [f"{100 * m:.1f} ± {100 * s:.1f}" for m, s in zip(table["accuracy_mean"], table["accuracy_sd"])])
-        output.table(name, table, display=shown, latex=True)
+        output.table(name, table, digits=1, display=shown, latex=True)
         output.figure(name, accuracy_figure(table, f"{folder.name}: {name}"))
     return folder
 
