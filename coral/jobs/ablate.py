@@ -251,15 +251,18 @@ def training_pool(spec: AblationSpec, gold_files: Sequence[Path], cache: Path, p
     for path in spec.exclude_notebooks:
         skip_notebooks |= read_notebook_list(path)
 
-    def usable() -> Iterator[ParsedCell]:
+    def usable(excluded: Counter[str]) -> Iterator[ParsedCell]:
         for cell in read_cells(parsed):
-            if cell.id not in skip_cells and cell.notebook_id not in skip_notebooks:
+            if cell.id in skip_cells or cell.notebook_id in skip_notebooks:
+                excluded["cells"] += 1
+            else:
                 yield cell
 
-    counts = Counter(cell.notebook_id for cell in usable())
+    excluded: Counter[str] = Counter()
+    counts = Counter(cell.notebook_id for cell in usable(excluded))  # pass 1: notebook sizes only
     chosen = set(counts) if spec.pool_cells is None else choose_notebooks(counts, spec.pool_cells, seed=0)
-    cells = [cell for cell in usable() if cell.notebook_id in chosen]
-    n_excluded = sum(1 for cell in read_cells(parsed) if cell.id in skip_cells or cell.notebook_id in skip_notebooks)
+    cells = [cell for cell in usable(Counter()) if cell.notebook_id in chosen]  # pass 2: the pool
+    n_excluded = excluded["cells"]
     leaked = {cell.id for cell in cells} & skip_cells
     if leaked:  # cannot happen through the filter above; a guard against future changes of it
         raise ValueError(f"refusing to train on gold cells: {sorted(leaked)[:5]}")
