@@ -107,6 +107,7 @@ def ablate_command(
     gold: Annotated[list[Path], typer.Option("--gold", help="Gold labels ({id, stage} JSON Lines) to score on; their cells and notebooks never train. Repeat for several gold sets.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: grid/ (per run and seed), cache/, results/<gold>/ (tables and charts).")],
     data: Annotated[Path, typer.Option(help="Folder the spec's relative paths (corpus, eval_corpus, exclusions) start from.")] = Path("."),
+    finished_only: Annotated[bool, typer.Option("--finished-only", help="Train nothing: tabulate the runs that have finished (while the grid runs elsewhere, or after it was stopped).")] = False,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
 ) -> None:
@@ -120,7 +121,7 @@ def ablate_command(
     try:
         ablation = load_spec(spec, data)
         typer.echo(f"grid: {json.dumps(describe_spec(ablation))}")
-        result = run_ablation(ablation, gold, out, device=device)
+        result = run_ablation(ablation, gold, out, device=device, finished_only=finished_only)
     except (ValueError, FileNotFoundError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

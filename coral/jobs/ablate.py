@@ -327,17 +327,24 @@ class AblationRun:
 
 
 def run_ablation(spec: AblationSpec, gold_files: Sequence[Path], out: str | Path, *, device: str = "auto",
-                 progress: bool = True) -> AblationRun:
-    """Run the grid (resumably), then score and tabulate every gold set."""
+                 finished_only: bool = False, progress: bool = True) -> AblationRun:
+    """Run the grid (resumably), then score and tabulate every gold set. ``finished_only``
+    trains nothing and tabulates the runs whose grid cells have all finished (while a long
+    grid is still running, or after it was stopped)."""
     out = Path(out)
     (out / "cache").mkdir(parents=True, exist_ok=True)
     problems = ProblemLog()
     golds = {Path(path).name.removesuffix(".jsonl"): read_gold(path) for path in gold_files}
-    cells_ids, notebooks = gold_ids(gold_files)
-    eval_cells = list(read_cells(spec.eval_corpus, problems=problems, options=ReaderOptions(only_ids=frozenset(cells_ids | notebooks))))
+    if finished_only:
+        spec = finished_part(spec, out)
     grid = grid_cells(spec)
     todo = [cell for cell in grid if not (cell.directory(out) / "result.json").is_file()]
-    pool = training_pool(spec, gold_files, out / "cache", problems) if todo else TrainingPool([], 0)
+    pool = TrainingPool([], 0)
+    if todo:
+        cells_ids, notebooks = gold_ids(gold_files)
+        only = ReaderOptions(only_ids=frozenset(cells_ids | notebooks))
+        eval_cells = list(read_cells(spec.eval_corpus, problems=problems, options=only))
+        pool = training_pool(spec, gold_files, out / "cache", problems)
     for cell in tqdm(todo, desc="ablation grid", unit=" runs", disable=not progress):
         if progress:
             tqdm.write(f"{cell.run.name} seed {cell.seed}")
@@ -345,6 +352,17 @@ def run_ablation(spec: AblationSpec, gold_files: Sequence[Path], out: str | Path
     problems.write_jsonl(out / "problems.jsonl")
     results = {name: write_results(spec, grid, gold, out, out / "results" / name) for name, gold in golds.items()}
     return AblationRun(out, len(todo), len(grid) - len(todo), results, pool.n_excluded)
+
+
+def finished_part(spec: AblationSpec, out: Path) -> AblationSpec:
+    """The spec cut down to the runs whose every grid cell has a result, and the tables to them."""
+    finished = {cell.run.name for cell in grid_cells(spec)} - {
+        cell.run.name for cell in grid_cells(spec) if not (cell.directory(out) / "result.json").is_file()}
+    if spec.reference not in finished:
+        raise ValueError(f"the reference run {spec.reference!r} has not finished in {out}: nothing to test against")
+    tables = {name: [run for run in members if run in finished] for name, members in spec.tables.items()}
+    return replace(spec, runs=[run for run in spec.runs if run.name in finished],
+                   tables={name: members for name, members in tables.items() if members})
 
 
 def _seed_predictions(spec: AblationSpec, grid: list[GridCell], out: Path) -> dict[int, dict[str, list[Prediction]]]:

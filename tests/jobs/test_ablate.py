@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from coral.cli import app
 from coral.corpora.readers import example_paths
-from coral.jobs.ablate import grid_cells, load_spec, training_pool
+from coral.jobs.ablate import grid_cells, load_spec, run_ablation, training_pool
 from coral.problems import ProblemLog
 
 SPEC = """
@@ -94,6 +94,14 @@ def test_ablate_runs_resumes_and_writes_the_tables(data, tmp_path):
     assert "\\toprule" in (results / "tokens.tex").read_text()
     # a killed run loses only the grid cell it was in: that one is redone, the rest skipped
     (out / "grid" / "word2vec-code" / "seed-1" / "result.json").unlink()
+    with pytest.raises(ValueError, match="reference run 'word2vec-code' has not finished"):
+        run_ablation(load_spec(data / "spec.yaml", data), [data / "gold.jsonl"], out, finished_only=True)
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "trained 1 grid cells, 4 already done" in result.output
+    # --finished-only tabulates what has finished and leaves the unfinished run out
+    (out / "grid" / "word2vec@model__token_source=ast" / "seed-0" / "result.json").unlink()
+    result = CliRunner().invoke(app, [*args, "--finished-only"])
+    assert result.exit_code == 0, result.output
+    assert "trained 0 grid cells" in result.output
+    assert list(pd.read_csv(results / "tokens.csv")["model"]) == ["word2vec-code"]
