@@ -125,7 +125,7 @@ def ablate_command(
     except (ValueError, FileNotFoundError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"trained {result.trained} grid cells, {result.skipped} already done; "
-               f"{result.n_excluded} training-corpus cells excluded (gold and held-out notebooks)")
+    excluded = f"; {result.n_excluded} training-corpus cells excluded (gold and held-out notebooks)" if result.trained else ""
+    typer.echo(f"trained {result.trained} grid cells, {result.skipped} already done{excluded}")
     for name, folder in result.results.items():
         typer.echo(f"  {name}: {folder}")
