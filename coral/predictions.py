@@ -3,10 +3,15 @@
 One JSON object per code cell, in input order::
 
     {"id": "<cell id>", "stage": "WRANGLE" | ... | null, "probs": {"IMPORT": p, ...},
-     "notebook_id": ..., "index": <cell index>, "lines": <lines of code>, "apis": [...]}
+     "notebook_id": ..., "index": <cell index>, "lines": <lines of code>, "apis": [...],
+     "role": "solution" | ... | null}
 
-``stage`` is null (and ``probs`` empty) where the model abstains. The last four fields
-make a predictions file self-contained for the studies.
+``stage`` is null (and ``probs`` empty) where the model abstains. The last five fields
+make a predictions file self-contained for the studies; ``role`` is the cell's nbgrader,
+JuICe or DSP role (see :mod:`coral.corpora.records`), null where the corpus gives none.
+Two optional fields help a person find the cell: ``path`` (where its notebook was read
+from: a file, ``archive:member`` or ``shard:line``) and ``source`` (its code, with
+``--with-source``).
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from coral.atomic import atomic_path
 from coral.corpora.records import ParsedCell
 from coral.jsonl import read_records
 from coral.stages import N_STAGES, STAGE_NAMES, is_covered
+
+OPTIONAL_FIELDS = ("path", "source")  # written only when known
 
 
 @dataclass(slots=True)
@@ -32,6 +40,9 @@ class Prediction:
     index: int = -1
     lines: int = 0
     apis: list[str] = field(default_factory=list)
+    role: str | None = None
+    path: str | None = None  # where the notebook was read from (file, archive:member, shard:line)
+    source: str | None = None  # the cell's code, with ``--with-source``
 
 
 def predictions_from_proba(cells: Sequence[ParsedCell], proba: np.ndarray) -> list[Prediction]:
@@ -49,17 +60,23 @@ def predictions_from_proba(cells: Sequence[ParsedCell], proba: np.ndarray) -> li
                 index=cell.index,
                 lines=cell.lines,
                 apis=list(cell.apis),
+                role=cell.role,
             )
         )
     return out
 
 
 def write_predictions(predictions: Iterable[Prediction], path: str | Path) -> int:
-    """Write predictions as JSON Lines; return how many were written."""
+    """Write predictions as JSON Lines, all or nothing (a killed run leaves no partial file);
+    return how many were written."""
     n = 0
-    with open(path, "w", encoding="utf-8") as out:
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as out:
         for prediction in predictions:
-            out.write(json.dumps(asdict(prediction), ensure_ascii=False) + "\n")
+            record = asdict(prediction)
+            for optional in OPTIONAL_FIELDS:
+                if record[optional] is None:
+                    del record[optional]
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
             n += 1
     return n
 
@@ -79,4 +96,7 @@ def _prediction_from_record(record: dict) -> Prediction:
         index=int(record.get("index", -1)),
         lines=int(record.get("lines", 0)),
         apis=list(record.get("apis") or []),
+        role=record.get("role"),
+        path=record.get("path"),
+        source=record.get("source"),
     )

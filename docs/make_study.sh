@@ -28,5 +28,12 @@ mkdir -p "$WORK"
 "$CORAL" study compare "$PRED" --metadata "$GITHUB/repos.tsv" --group course_or_tutorial --unit repo --out "$WORK/compare-repo"
 "$CORAL" study compare "$PRED" --metadata "$GITHUB/repos.tsv" --group course_or_tutorial --unit notebook_id --out "$WORK/compare-notebook"
 "$CORAL" study functions "$PRED" --out "$WORK/functions"
+# Roles: nbgrader's own example course (its ps1, instructor's version and two students'
+# submissions; BSD-3-Clause), since the GitHub corpus carries no nbgrader metadata.
+COURSE_PRED="$WORK/nbgrader/predictions.jsonl"
+mkdir -p "$WORK/nbgrader"
+"$CORAL" predict "$ROOT/tests/fixtures/nbgrader" "${MODEL[@]}" --out "$COURSE_PRED" | tee "$WORK/nbgrader/predict.log"
+"$CORAL" study composition "$COURSE_PRED" --by role --out "$WORK/nbgrader/composition-role"
+"$CORAL" study compare "$COURSE_PRED" --group role --out "$WORK/nbgrader/compare-role"
 
 "$PYTHON" "$ROOT/docs/render_study.py" --work "$WORK" --shared "$SHARED" --model "${MODEL[*]}" --docs "$ROOT/docs"

@@ -23,6 +23,7 @@ FIGURES = {  # docs/figures name -> study output
     "study-transitions.png": "transitions/transitions.png",
     "study-compare-repo.png": "compare-repo/comparison.png",
     "study-functions.png": "functions/functions.png",
+    "study-roles.png": "nbgrader/compare-role/comparison.png",
 }
 
 
@@ -75,6 +76,48 @@ def comparison_highlights(tests: pd.DataFrame) -> str:
     return "After Holm adjustment, these differ at the 5% level: " + "; ".join(parts) + "."
 
 
+def roles_section(work: Path, model: str) -> str:
+    """nbgrader's example course: stages of the cells students write against the others."""
+    course = work / "nbgrader"
+    fractions = pd.read_csv(course / "composition-role" / "stage_fractions.csv").sort_values("role")
+    predictions = load_predictions(course / "predictions.jsonl")
+    top = fractions.set_index("role")[[f"frac_lines_{stage}" for stage in STAGE_NAMES]].idxmax(axis=1).str.removeprefix("frac_lines_")
+    units = pd.read_csv(course / "compare-role" / "units.csv")["role"].value_counts()
+    coverage = [line for line in (course / "predict.log").read_text().splitlines() if "with a stage" in line][-1].split(" -> ")[0]
+    return f"""## What assignments ask students to write, against what they hand them
+
+Roles are nbgrader's cell kinds: `solution` (answer cells: students write them), `grade`
+(the autograder's tests, handed to students) and `none` (cells without nbgrader metadata,
+handed as they are). The GitHub corpus carries no nbgrader metadata, so this runs on
+nbgrader's own example course (`tests/fixtures/nbgrader`: problem set ps1 of nbgrader's
+documentation, the instructor's version and the submissions of its two example students;
+BSD 3-Clause licence): {predictions["notebook_id"].nunique()} notebooks with code,
+{coverage}, same model as above.
+
+```bash
+coral predict tests/fixtures/nbgrader {model} --out COURSE
+coral study composition COURSE --by role --out WORK/nbgrader/composition-role
+coral study compare COURSE --group role --out WORK/nbgrader/compare-role
+```
+
+Pooled by role (`--by role`; fractions of code lines):
+
+{markdown_table(fractions[["role", "n_cells", "n_lines", *(f"frac_lines_{stage}" for stage in STAGE_NAMES)]])}
+ps1 asks for small pure-Python functions (squares, sums of squares) and tests them with
+assertions. The stage with most lines: {"; ".join(f"{role}: {stage}" for role, stage in top.items())}.
+
+`compare --group role` splits each notebook into one unit per role (so a group's n is the
+number of notebooks with cells of that role) and tests the roles pairwise:
+
+![roles](figures/study-roles.png)
+
+{table(work, "nbgrader/compare-role/group_tests", TEST_COLUMNS)}
+{comparison_highlights(pd.read_csv(course / "compare-role" / "group_tests.csv"))} With
+{units.min()} to {units.max()} notebooks per role these tests have little power; on a corpus
+of assignments the same two commands compare roles across many notebooks.
+"""
+
+
 def render(work: Path, shared: Path, model: str, docs: Path) -> str:
     figures = docs / "figures"
     figures.mkdir(parents=True, exist_ok=True)
@@ -111,6 +154,9 @@ coral study transitions PRED --out WORK/transitions
 coral study compare PRED --metadata REPOS --group course_or_tutorial --unit repo --out WORK/compare-repo
 coral study compare PRED --metadata REPOS --group course_or_tutorial --unit notebook_id --out WORK/compare-notebook
 coral study functions PRED --out WORK/functions
+# and, on nbgrader's example course (see its section):
+coral study composition COURSE --by role --out WORK/nbgrader/composition-role
+coral study compare COURSE --group role --out WORK/nbgrader/compare-role
 ```
 
 From Python, each study is one call that writes its tables and figures, e.g.
@@ -195,6 +241,7 @@ repository are not independent, so its p-values are optimistic):
 {table(work, "compare-notebook/group_tests", TEST_COLUMNS)}
 {comparison_highlights(pd.read_csv(work / "compare-notebook" / "group_tests.csv"))}
 
+{roles_section(work, model)}
 ## Functions outside the seeds (the paper's Table IV)
 
 A cell counts for a function when one of its qualified calls is the function or a call

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from coral.cli.main import app
+from coral.cli.main import JuiceCells, JuiceCellsOption, app
 from coral.corpora.parquet import ERRORS_FILE
 from coral.corpora.pipeline import corpus_stats, parse_corpus
-from coral.corpora.readers import FORMATS, ReaderOptions
+from coral.corpora.readers import FORMATS, ReaderOptions, normalize_format
 from coral.corpora.units import DEFAULT_NOTEBOOKS_PER_UNIT
-from coral.problems import ProblemLog
+from coral.problems import UNIT_FAILED, ProblemLog
 
 corpus_app = typer.Typer(help="Read notebook corpora: statistics, parsing to Parquet.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
@@ -42,16 +42,31 @@ SchedulerOption = Annotated[
     typer.Option(help="Address of a Dask scheduler (tcp://host:8786) to run on a cluster; local processes when omitted."),
 ]
 MaxCellOption = Annotated[
-    int, typer.Option(help="Skip (and log as oversize) code cells longer than this many characters.")
+    int, typer.Option(help="Skip (and log as oversize) code cells longer than this many characters.", min=1)
 ]
 MaxNotebookOption = Annotated[
-    int, typer.Option(help="Skip (and log as oversize) notebooks or JSON lines larger than this many bytes.")
+    int, typer.Option(help="Skip (and log as oversize) notebooks or JSON lines larger than this many bytes.", min=1)
 ]
 _DEFAULTS = ReaderOptions()
 
 
-def _options(max_cell_chars: int, max_notebook_bytes: int) -> ReaderOptions:
-    return ReaderOptions(max_notebook_bytes=max_notebook_bytes, max_code_cell_chars=max_cell_chars)
+def _check_format(format: str | None) -> None:
+    """Refuse an unknown --format before any corpus is read."""
+    try:
+        normalize_format(format)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--format") from None
+
+
+def _fail(error: Exception) -> NoReturn:
+    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+def _options(max_cell_chars: int, max_notebook_bytes: int, juice_cells: JuiceCells) -> ReaderOptions:
+    return ReaderOptions(
+        max_notebook_bytes=max_notebook_bytes, max_code_cell_chars=max_cell_chars, juice_cells=juice_cells.value
+    )
 
 
 def _counts_table(title: str, rows: dict[str, Any], header: str = "") -> Table:
@@ -110,25 +125,27 @@ def stats_command(
     ] = 1,
     max_cell_chars: MaxCellOption = _DEFAULTS.max_code_cell_chars,
     max_notebook_bytes: MaxNotebookOption = _DEFAULTS.max_notebook_bytes,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
 ) -> None:
     """Count notebooks, cells, parse errors, skipped notebooks and the most common APIs.
 
     Reads and parses the corpus (streaming): cells (code / markdown), cells with syntax
     errors, notebooks and cells skipped by reason, and the qualified APIs most cells call.
     """
+    _check_format(format)
     problems = ProblemLog()
     try:
         stats = corpus_stats(
             paths,
             format,
             problems,
-            _options(max_cell_chars, max_notebook_bytes),
+            _options(max_cell_chars, max_notebook_bytes, juice_cells),
             progress=not as_json,
             scheduler=scheduler,
             workers=workers,
         )
-    except ValueError as error:  # an unknown --format
-        raise typer.BadParameter(str(error), param_hint="--format") from error
+    except (ValueError, OSError) as error:
+        _fail(error)
     if errors is not None:
         problems.write_jsonl(errors)
     summary = stats.to_dict(top_apis=top)
@@ -156,6 +173,7 @@ def parse_command(
     ] = DEFAULT_NOTEBOOKS_PER_UNIT,
     max_cell_chars: MaxCellOption = _DEFAULTS.max_code_cell_chars,
     max_notebook_bytes: MaxNotebookOption = _DEFAULTS.max_notebook_bytes,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
 ) -> None:
     """Parse the code cells of a corpus to Parquet, in parallel through Dask.
 
@@ -166,6 +184,7 @@ def parse_command(
     """
     if scheduler is not None and workers is not None:
         raise typer.BadParameter("give --scheduler or --workers, not both", param_hint="--workers")
+    _check_format(format)
     try:
         summary = parse_corpus(
             paths,
@@ -174,14 +193,17 @@ def parse_command(
             scheduler=scheduler,
             workers=workers,
             notebooks_per_unit=chunk_size,
-            options=_options(max_cell_chars, max_notebook_bytes),
+            options=_options(max_cell_chars, max_notebook_bytes, juice_cells),
             progress=True,
         )
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--format") from error
+    except (ValueError, OSError) as error:
+        _fail(error)
     console = Console()
     _print_stats(console, summary.stats.to_dict(top_apis=10), out / ERRORS_FILE)
     console.print(
         f"{summary.units} parts in {out} ({summary.units_reused} already done), "
         f"{summary.stats.parsed_cells:,} code cells in {summary.seconds:.1f} s"
     )
+    failed = summary.stats.notebook_problems[UNIT_FAILED]
+    if failed:  # a worker died or the cluster failed: those parts are missing, and a rerun redoes them
+        _fail(RuntimeError(f"{failed} work units failed (see {out / ERRORS_FILE}); rerun the command to retry them"))

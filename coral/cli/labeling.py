@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from coral.cli.main import DeviceOption, ThreadsOption, app, set_torch_threads
+from coral.cli.main import DeviceOption, JuiceCells, JuiceCellsOption, ThreadsOption, TrustCodeOption, app, set_torch_threads
 
 lfs_app = typer.Typer(help="Labeling functions: list, analyze and fit a label model.", no_args_is_help=True)
 app.add_typer(lfs_app, name="lfs")
@@ -51,7 +51,7 @@ def _user_errors() -> Iterator[None]:
 
     try:
         yield
-    except (ValueError, FileNotFoundError, LabelingFunctionError, LabelPartError) as exc:
+    except (ValueError, OSError, LabelingFunctionError, LabelPartError) as exc:  # OSError: a path, or a --scheduler
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
 
@@ -68,6 +68,7 @@ def label_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Directory for label_matrix.parquet (a Parquet dataset), _label_matrix.json and _problems.jsonl.")],
     lfs: LFsOption = ["paper"],
     format: FormatOption = None,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
     on_lf_error: OnErrorOption = LFErrors.raise_,
     workers: Annotated[
         int,
@@ -87,6 +88,7 @@ def label_command(
     With --workers N or --scheduler, parts of the input are labeled in parallel with Dask and
     joined in input order: the same matrix as one process gives.
     """
+    from coral.corpora.readers import ReaderOptions
     from coral.problems import ProblemLog
     from coral.labeling.corpus import label_corpus, label_corpus_parallel
     from coral.labeling.lfsets import load_lf_sets
@@ -94,14 +96,16 @@ def label_command(
 
     with _user_errors():
         problems = ProblemLog()
+        options = ReaderOptions(juice_cells=juice_cells.value)
         if workers == 1 and scheduler is None:
             matrix = label_corpus(
-                corpora, load_lf_sets(lfs), format=format, on_error=on_lf_error.value, problems=problems, progress=True
+                corpora, load_lf_sets(lfs), format=format, on_error=on_lf_error.value, problems=problems, progress=True,
+                options=options,
             )
         else:
             matrix = label_corpus_parallel(
                 corpora, lfs, format=format, on_error=on_lf_error.value, problems=problems,
-                workers=workers, scheduler=scheduler, progress=True,
+                workers=workers, scheduler=scheduler, progress=True, options=options,
             )
         path = matrix.write(out, lf_sets=lfs, inputs=[str(path) for path in corpora])
     covered = int((matrix.L != -1).any(axis=1).sum())
@@ -130,11 +134,13 @@ def lfs_analyze_command(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the table: .csv or .md.")] = None,
     show: Annotated[Optional[str], typer.Option(help="Also list the cells where this LF disagrees with gold (or, without --gold, with other LFs).")] = None,
     format: FormatOption = None,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
     on_lf_error: OnErrorOption = LFErrors.raise_,
 ) -> None:
     """Snorkel's LFAnalysis per LF: polarity, coverage, overlaps, conflicts (and accuracy on gold)."""
     import pandas as pd
 
+    from coral.corpora.readers import ReaderOptions
     from coral.problems import ProblemLog
     from coral.jobs.evaluate import read_gold
     from coral.labeling.analysis import disagreements, lf_summary, overall_summary
@@ -148,7 +154,7 @@ def lfs_analyze_command(
             matrix = LabelMatrix.read(corpora[0])
         else:
             matrix = label_corpus(corpora, load_lf_sets(lfs), format=format, on_error=on_lf_error.value,
-                                  problems=problems, progress=True)
+                                  problems=problems, progress=True, options=ReaderOptions(juice_cells=juice_cells.value))
         gold_labels = read_gold(gold) if gold else None
         table = lf_summary(matrix, gold_labels)
         overall = overall_summary(matrix)
@@ -188,10 +194,12 @@ def lfs_fit_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Model directory; use it as `coral predict --model DIR`.")],
     lfs: LFsOption = ["extended"],
     format: FormatOption = None,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
     on_lf_error: OnErrorOption = LFErrors.raise_,
     seed: Annotated[int, typer.Option(help="Seed for the LabelModel's training.")] = 0,
 ) -> None:
     """Fit Snorkel's LabelModel on an unlabeled corpus and save LFs + label model as a stage model."""
+    from coral.corpora.readers import ReaderOptions
     from coral.corpora.cells import read_cells
     from coral.labeling.corpus import label_cells
     from coral.problems import ProblemLog
@@ -206,7 +214,7 @@ def lfs_fit_command(
             if matrix.lf_names != model.lf_names:
                 raise ValueError(f"{corpora[0]}: its LF columns are not the LFs of {', '.join(lfs)}")
         else:
-            cells = read_cells(corpora, format=format, problems=problems)
+            cells = read_cells(corpora, format=format, problems=problems, options=ReaderOptions(juice_cells=juice_cells.value))
             matrix = label_cells(cells, model.labeling_functions, on_error=on_lf_error.value, problems=problems, progress=True)
         model.fit_matrix(matrix.L)
         model.save(out)
@@ -225,16 +233,36 @@ def predict_command(
     fit_on: Annotated[Optional[list[Path]], typer.Option(help="With --aggregate labelmodel: fit the LabelModel on these unlabeled corpora instead of on the input.")] = None,
     only_gold: Annotated[Optional[list[Path]], typer.Option("--only-gold", help="Gold files ({id, stage} JSON Lines): read and predict only the notebooks (or CORAL cells) they name; the rest of the input is skipped before parsing. Repeatable.")] = None,
     format: FormatOption = None,
+    with_source: Annotated[bool, typer.Option("--with-source", help="Also write each cell's code (every line names its notebook's path and the cell index).")] = False,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
+    trust_code: TrustCodeOption = False,
 ) -> None:
-    """Predict the stage of every code cell; cells no LF covers get stage null (heuristics)."""
-    from coral.jobs.predict import load_stage_model, predict_corpus
+    """Predict the stage of every code cell; cells no LF covers get stage null (heuristics).
 
+    Writes OUT, OUT's errors file and OUT's manifest (<stem>.manifest.json). Each prediction
+    carries the cell's role (nbgrader, JuICe or DSP) where its corpus gives one.
+    """
+    import time
+
+    from coral.corpora.readers import ReaderOptions
+    from coral.jobs.predict import load_stage_model, predict_corpus
+    from coral.manifest import describe_stage_model, write_manifest
+
+    started = time.perf_counter()
     set_torch_threads(threads)
     with _user_errors():
-        stage_model = load_stage_model(model, lfs=lfs, aggregation=aggregate.value if aggregate else None, device=device)
-        run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or (), only_gold=only_gold or ())
+        stage_model = load_stage_model(model, lfs=lfs, aggregation=aggregate.value if aggregate else None, device=device,
+                                       trust_code=trust_code)
+        options = ReaderOptions(juice_cells=juice_cells.value)
+        run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or (), options=options, with_source=with_source,
+                             only_gold=only_gold or ())
+    write_manifest(
+        out.with_name(f"{out.stem}.manifest.json"), command="predict", model=describe_stage_model(model, stage_model),
+        inputs=inputs, counts={"code_cells": run.n_cells, "with_stage": run.n_covered, "problems": run.n_problems},
+        problems_by_reason=run.problems_by_reason, seconds=time.perf_counter() - started, outputs=[run.out, run.errors],
+    )
     typer.echo(f"{run.n_cells} cells, {run.n_covered} ({run.n_covered / max(run.n_cells, 1):.1%}) with a stage -> {run.out}")
     counts = ", ".join(f"{reason}: {n}" for reason, n in sorted(run.problems_by_reason.items()))
     typer.echo(f"{run.n_problems} problems{f' ({counts})' if counts else ''} -> {run.errors}")
@@ -257,7 +285,7 @@ def evaluate_command(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the report here instead of printing it.")] = None,
     reference: Annotated[Optional[str], typer.Option(help="Model the others are tested against (a predictions file or its name in the table) [default: the first file].")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of notebooks for the 95% intervals.", min=100)] = 1000,
-    seeds: Annotated[int, typer.Option(help="Seeds for the random-fill protocol (abstain -> uniformly random stage).")] = 100,
+    seeds: Annotated[int, typer.Option(help="Seeds for the random-fill protocol (abstain -> uniformly random stage).", min=1)] = 100,
 ) -> None:
     """Score predictions against gold labels: accuracy, macro-F1 and per-stage F1.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Optional
 
 import typer
@@ -15,8 +16,20 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from coral import __version__
+
+        typer.echo(f"coral {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", help="Print coral's version and exit.", callback=_print_version, is_eager=True)
+    ] = None,
+) -> None:
     """coral: weakly supervised stage labels for notebook cells."""
 
 
@@ -28,6 +41,28 @@ ThreadsOption = Annotated[
 DeviceOption = Annotated[
     str,
     typer.Option("--device", help="Where torch models compute: auto (CUDA when available, with mixed precision), cpu, cuda, cuda:1..."),
+]
+
+TrustCodeOption = Annotated[
+    bool,
+    typer.Option("--trust-code", help="Load a model directory whose labeling functions are Python code (a .py file or module), "
+                 "which runs that code: only for model directories you trust."),
+]
+
+
+
+class JuiceCells(str, Enum):
+    target = "target"
+    all = "all"
+
+
+JuiceCellsOption = Annotated[
+    JuiceCells,
+    typer.Option(
+        "--juice-cells",
+        help="JuICe records: label each record's target cell only (its context cells serve as context), "
+        "or every distinct code cell, context included (one item per notebook and position).",
+    ),
 ]
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 import yaml
 
-from coral.cli.main import DeviceOption, ThreadsOption, app, set_torch_threads
+from coral.cli.main import DeviceOption, JuiceCells, JuiceCellsOption, ThreadsOption, app, set_torch_threads
 
 
 class EncoderName(str, Enum):
@@ -53,18 +53,19 @@ def train_command(
     label_model: Annotated[LabelModelName, typer.Option(help="How LF votes become weak labels: priority (the paper's order), majority, or Snorkel's labelmodel (soft labels).")] = LabelModelName.priority,
     config: Annotated[Optional[Path], typer.Option(help="JSON/YAML mapping of encoder parameters, by group (graph: {max_nodes: 120}) or as graph__max_nodes: 120; options given here override it.")] = None,
     param: Annotated[Optional[list[str]], typer.Option("--param", help="Any encoder parameter as GROUP__NAME=VALUE (e.g. graph__masked=false, model__n_topics=20, training__lr=3e-4); a name only one group has may stand alone (masked=false); repeatable. See docs/encoders.md.")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Training epochs (torch encoders).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Cells per batch (torch encoders).")] = None,
-    d_model: Annotated[Optional[int], typer.Option(help="Hidden size (torch encoders).")] = None,
-    max_nodes: Annotated[Optional[int], typer.Option(help="M: AST nodes kept per cell, in preorder.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Training epochs (torch encoders).", min=1)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Cells per batch (torch encoders).", min=1)] = None,
+    d_model: Annotated[Optional[int], typer.Option(help="Hidden size (torch encoders).", min=1)] = None,
+    max_nodes: Annotated[Optional[int], typer.Option(help="M: AST nodes kept per cell, in preorder.", min=1)] = None,
     no_markdown: Annotated[bool, typer.Option("--no-markdown", help="Ablation: leave out the markdown-above nodes.")] = False,
     full_attention: Annotated[bool, typer.Option("--full-attention", help="Ablation: attend over all nodes of a cell instead of graph neighbours.")] = False,
     no_topic_losses: Annotated[bool, typer.Option("--no-topic-losses", help="Ablation (coral): drop the reconstruction and topic-uniqueness losses.")] = False,
     device: DeviceOption = "auto",
     seed: Annotated[int, typer.Option(help="Seed for the split, subsample and training.")] = 0,
-    max_cells: Annotated[Optional[int], typer.Option(help="Train on a random subsample of whole notebooks, about this many cells.")] = None,
+    max_cells: Annotated[Optional[int], typer.Option(help="Train on a random subsample of whole notebooks, about this many cells.", min=1)] = None,
     exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="Gold files ({id, stage} JSON Lines) whose cells (and, for '<notebook>#<i>' ids, whole notebooks) must stay out of training.")] = None,
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="Corpus format; guessed when not given.")] = None,
+    juice_cells: JuiceCellsOption = JuiceCells.target,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints (same command otherwise).")] = False,
     threads: ThreadsOption = None,
 ) -> None:
@@ -73,6 +74,7 @@ def train_command(
     Validation (10% of notebooks) and early stopping use the weak-label loss only. Example:
     coral train --corpus notebooks/ --lfs extended --label-model labelmodel --out runs/coral
     """
+    from coral.corpora.readers import ReaderOptions
     from coral.jobs.train import train_from_corpus
 
     set_torch_threads(threads)
@@ -90,9 +92,9 @@ def train_command(
         params.setdefault("seed", seed)
         model, run = train_from_corpus(
             encoder.value, corpus, out, lfs=lfs, label_model=label_model.value, params=params, format=format,
-            exclude=exclude or (), max_cells=max_cells, seed=seed, resume=resume,
+            options=ReaderOptions(juice_cells=juice_cells.value), exclude=exclude or (), max_cells=max_cells, seed=seed, resume=resume,
         )
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, OSError) as exc:  # OSError: e.g. --out or an input that is not what it should be
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
     typer.echo(f"trained {run.encoder} on {run.n_cells} cells ({run.n_covered} with a weak label, "

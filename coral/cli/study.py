@@ -17,7 +17,7 @@ app.add_typer(study_app, name="study")
 
 Predictions = Annotated[list[Path], typer.Argument(help="Predictions JSONL file(s) written by `coral predict`.", exists=True, dir_okay=False)]
 OutDir = Annotated[Path, typer.Option("--out", help="Directory for the CSV and Markdown tables, PNG and PDF figures, and problems.jsonl.")]
-By = Annotated[str, typer.Option("--by", help="Unit of analysis: notebook_id, repo, or a metadata column; a unit concatenates its notebooks' cells.")]
+By = Annotated[str, typer.Option("--by", help="Unit of analysis: notebook_id, repo, role (the cells' nbgrader / JuICe / DSP role), or a metadata column; a unit concatenates its cells.")]
 Metadata = Annotated[Optional[Path], typer.Option("--metadata", help="CSV/TSV/Parquet table keyed by notebook_id or repo; its columns become usable as --by / --group.", exists=True, dir_okay=False)]
 Key = Annotated[Optional[str], typer.Option("--key", help="Metadata column to join on (default: notebook_id if present, else repo).")]
 
@@ -84,15 +84,17 @@ def transitions(predictions: Predictions, out: OutDir, by: By = "notebook_id", m
 def compare(
     predictions: Predictions,
     out: OutDir,
-    metadata: Annotated[Path, typer.Option("--metadata", help="CSV/TSV/Parquet table keyed by notebook_id or repo with the group column.", exists=True, dir_okay=False)],
-    group: Annotated[str, typer.Option("--group", help="Metadata column whose values define the groups.")],
+    group: Annotated[str, typer.Option("--group", help="Column whose values define the groups: a metadata column, or role to compare the cells of each unit by role.")],
+    metadata: Annotated[Optional[Path], typer.Option("--metadata", help="CSV/TSV/Parquet table keyed by notebook_id or repo with the group column; not needed for --group role.", exists=True, dir_okay=False)] = None,
     key: Key = None,
     unit: Annotated[str, typer.Option("--unit", help="Unit of analysis: notebook_id, or repo to concatenate each repository's notebooks.")] = "notebook_id",
     measure: Annotated[Optional[list[str]], typer.Option("--measure", help="Measure to compare (repeatable); default: line fraction per stage, transition rate, entropy.")] = None,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples for the 95% CIs.", min=100)] = 9999,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
 ) -> None:
-    """Compare groups of notebooks or repositories defined by a metadata column.
+    """Compare groups of notebooks or repositories defined by a metadata column, or the
+    cells of each notebook by role (--group role, no metadata: each notebook splits into
+    one unit per role).
 
     Mean stage fractions and transition rates with bootstrap 95% CIs, differences with
     CIs, Mann-Whitney U tests (Holm-adjusted), and a plot like the CORAL paper's Figure 5.

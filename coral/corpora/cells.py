@@ -3,7 +3,7 @@
 An input is a notebook file or folder, an archive, a JSON Lines shard (CORAL, JuICe, DSP
 or coral's own), or a ``coral corpus parse`` output directory. :func:`read_cells` streams
 the parsed cells of all of them in input order (corpora are read and parsed here; parsed
-directories are read back). :func:`plan_cell_parts` cuts the same inputs into parts that
+directories are read back, and the problems their parse run logged are carried over). :func:`plan_cell_parts` cuts the same inputs into parts that
 Dask workers read on their own (a Parquet part, or a corpus work unit).
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from coral.corpora.parquet import is_parsed_dir, parsed_parts, read_parsed_cells, read_part_cells
+from coral.corpora.parquet import is_parsed_dir, parse_problems, parsed_parts, read_parsed_cells, read_part_cells
 from coral.corpora.parse import parse_notebook
 from coral.corpora.readers import PathLike, ReaderOptions, as_path_list, read_notebooks
 from coral.corpora.records import Notebook, ParsedCell
@@ -35,15 +35,21 @@ def read_cells(
     format: str | None = None,
     problems: ProblemLog | None = None,
     options: ReaderOptions | None = None,
+    origins: dict[str, str] | None = None,
 ) -> Iterator[ParsedCell]:
     """Parsed code cells, in input order, from corpora (read and parsed in this process) and
-    parsed Parquet directories (read back). ``format`` applies to the corpora."""
+    parsed Parquet directories (read back). ``format`` applies to the corpora. ``origins``,
+    when given, collects where each notebook read here came from, by notebook id (parsed
+    directories do not record it)."""
     problems = problem_log(problems)
     for path in as_path_list(paths):
         if is_parsed_dir(path):
+            problems.extend(parse_problems(path))
             yield from read_parsed_cells(path)
         else:
             for notebook in read_notebooks([path], format, problems, options):
+                if origins is not None:
+                    origins[notebook.id] = notebook.origin
                 yield from parse_safely(notebook, problems)
 
 
@@ -79,6 +85,7 @@ def plan_cell_parts(
     parts: list[CellPart] = []
     for path in as_path_list(paths):
         if is_parsed_dir(path):
+            problem_log(problems).extend(parse_problems(path))
             parts.extend(CellPart(parquet=part) for part in parsed_parts(path))
         else:
             parts.extend(CellPart(unit=unit) for unit in plan_work_units([path], format, problems, per_unit, options))

@@ -21,7 +21,11 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
     from distributed import Client, LocalCluster
 
     if scheduler:
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler)
+        except (OSError, ValueError, TypeError) as error:  # unreachable, or not an address
+            raise ConnectionError(f"Dask scheduler {scheduler!r}: cannot connect ({error})") from None
+        with client:
             yield client
         return
     with (

@@ -29,7 +29,9 @@ _ASSIGN = re.compile(
     r"[ \t]*=[ \t]*(%|!)(.*)",
     re.DOTALL,
 )
-_HELP = re.compile(r"([ \t]*)(\?{0,2})([A-Za-z_][\w.]*(?:\[[^\]]*\]|\(\))?[\w.]*)(\?{0,2})[ \t]*")
+# one way to split any line (no two adjacent repeats of the same characters), so that a long
+# line fails in linear time instead of backtracking through every split of its name
+_HELP = re.compile(r"([ \t]*)(\?{0,2})([A-Za-z_][\w.]*(?:(?:\[[^\]]*\]|\(\))[\w.]*)?)(\?{0,2})[ \t]*")
 _TIMEIT_OPTIONS = re.compile(r"(?:-[A-Za-z]+(?:[ \t]+\d+(?:\.\d+)?)?[ \t]+)*")
 
 # A scanner over ordinary Python lines: strings, comments and brackets (to know whether the

@@ -23,8 +23,9 @@ import pyarrow.parquet as pq
 
 from coral.corpora.readers import PathLike
 from coral.corpora.records import ASTGraph, ParsedCell
+from coral.problems import Problem, ProblemLog
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: the role column
 PLAN_FILE = "_units.json"
 ERRORS_FILE = "_errors.jsonl"
 SUMMARY_FILE = "_summary.json"
@@ -55,6 +56,7 @@ PARQUET_SCHEMA = pa.schema(
         ("graph_types", pa.list_(pa.string())),
         ("graph_values", pa.list_(pa.string())),
         ("graph_parents", pa.list_(pa.int32())),
+        ("role", pa.string()),
     ],
     metadata={"coral.record": "ParsedCell", "coral.schema_version": SCHEMA_VERSION},
 )
@@ -71,8 +73,15 @@ def cells_to_table(cells: list[ParsedCell]) -> pa.Table:
 
 
 def table_to_cells(table: pa.Table | pa.RecordBatch) -> Iterator[ParsedCell]:
-    """Parsed cells back from an Arrow table or batch in :data:`PARQUET_SCHEMA`."""
-    columns = {name: table.column(name).to_pylist() for name in PARQUET_SCHEMA.names}
+    """Parsed cells back from an Arrow table or batch in :data:`PARQUET_SCHEMA`.
+
+    Parts written before the ``role`` column existed read back with no roles.
+    """
+    present = set(table.schema.names)
+    columns = {
+        name: table.column(name).to_pylist() if name in present else [None] * table.num_rows
+        for name in PARQUET_SCHEMA.names
+    }
     for row in range(table.num_rows):
         values = {name: columns[name][row] for name in CELL_COLUMNS}
         graph = ASTGraph(**{attribute: columns[column][row] for column, attribute in GRAPH_COLUMNS.items()})
@@ -117,6 +126,13 @@ def parsed_parts(directory: PathLike) -> list[Path]:
             "the parse run did not finish; run `coral corpus parse` again to complete it"
         )
     return parts
+
+
+def parse_problems(directory: PathLike) -> list[Problem]:
+    """What the parse run that wrote ``directory`` could not use (its ``_errors.jsonl``), so that
+    a stage reading parsed cells reports those notebooks and cells too."""
+    path = Path(directory) / ERRORS_FILE
+    return ProblemLog.read_jsonl(path) if path.is_file() else []
 
 
 def read_parsed_cells(directory: PathLike, batch_size: int = READ_BATCH_ROWS) -> Iterator[ParsedCell]:

@@ -531,12 +531,18 @@ def resolution_order(code_cells: list[Cell]) -> list[int]:
 def parse_notebook(notebook: Notebook, problems: ProblemLog | None = None) -> list[ParsedCell]:
     """The notebook's code cells parsed, in file order, with APIs resolved across cells.
 
+    Cells marked ``context_only`` are parsed for what they bind (and count in
+    ``position``) but not returned: they are context, not items to label. The notebook's
+    ``preamble`` is resolved first, for what it binds only.
+
     A cell that cannot be parsed at all is reported to ``problems`` (reason
     ``unparsable-cell``; ``None``: as a logged warning) and left out. Syntax errors are
     not problems: the partial tree is kept and counted.
     """
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     scope = Scope()
+    if notebook.preamble:
+        analyse_code(notebook.preamble, scope)
     facts: dict[int, CodeFacts] = {}
     for position in resolution_order(code_cells):
         cell = code_cells[position]
@@ -551,7 +557,7 @@ def parse_notebook(notebook: Notebook, problems: ProblemLog | None = None) -> li
     return [
         _parsed_cell(cell, facts[position], position / last)
         for position, cell in enumerate(code_cells)
-        if position in facts
+        if position in facts and not cell.context_only
     ]
 
 
@@ -584,4 +590,5 @@ def _parsed_cell(cell: Cell, facts: CodeFacts, position: float) -> ParsedCell:
         magics=facts.magics,
         syntax_errors=facts.syntax_errors,
         graph=facts.graph,
+        role=cell.role,
     )

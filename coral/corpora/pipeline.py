@@ -10,7 +10,6 @@ part that looks finished, and a rerun skips the parts already done.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -22,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from coral.atomic import atomic_path
 from coral.corpora.cells import parse_safely
 from coral.corpora.dask_runner import run_tasks
 from coral.corpora.parquet import (
@@ -38,7 +38,7 @@ from coral.corpora.readers import PathLike, ReaderOptions, as_path_list, read_no
 from coral.corpora.records import ParsedCell
 from coral.corpora.stats import CorpusStats
 from coral.corpora.units import DEFAULT_NOTEBOOKS_PER_UNIT, WorkUnit, plan_work_units
-from coral.problems import UNIT_FAILED, Problem, ProblemLog, problem_log
+from coral.problems import PARSE_FAILED, UNIT_FAILED, Problem, ProblemLog, problem_log
 
 CELLS_PER_BATCH = 500
 ROWS_PER_GROUP = 20_000
@@ -96,13 +96,19 @@ def _parse_unit(
         yield parsed
 
 
-def _replace_atomically(path: Path, write: Callable[[Path], Any]) -> None:
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+def _notebooks_to_table(notebooks: list[list[ParsedCell]], problems: ProblemLog) -> pa.Table:
+    """The parsed cells of several notebooks as one Arrow table; should a notebook's cells not
+    convert, it alone is left out and logged, and the others are kept."""
     try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+        return cells_to_table([cell for cells in notebooks for cell in cells])
+    except Exception:  # find the notebook at fault
+        tables = [cells_to_table([])]
+        for cells in notebooks:
+            try:
+                tables.append(cells_to_table(cells))
+            except Exception as error:
+                problems.add(cells[0].notebook_id, cells[0].notebook_id, PARSE_FAILED, f"cannot be stored: {error!r}")
+        return pa.concat_tables(tables)
 
 
 def _read_sidecar(path: Path, reused: bool) -> UnitReport:
@@ -128,17 +134,19 @@ def process_unit(unit: WorkUnit, out_dir: str | Path, options: ReaderOptions | N
         # Cells become Arrow every CELLS_PER_BATCH (few live Python objects keeps the garbage
         # collector cheap); batches are written as row groups of about ROWS_PER_GROUP.
         with pq.ParquetWriter(path, PARQUET_SCHEMA, compression="zstd") as writer:
-            cells: list[ParsedCell] = []
+            notebooks: list[list[ParsedCell]] = []
+            n_cells = 0
             tables: list[pa.Table] = []
             for parsed in _parse_unit(unit, problems, stats, options):
-                cells.extend(parsed)
-                if len(cells) >= CELLS_PER_BATCH:
-                    tables.append(cells_to_table(cells))
-                    cells = []
+                notebooks.append(parsed)
+                n_cells += len(parsed)
+                if n_cells >= CELLS_PER_BATCH:
+                    tables.append(_notebooks_to_table(notebooks, problems))
+                    notebooks, n_cells = [], 0
                 if sum(table.num_rows for table in tables) >= ROWS_PER_GROUP:
                     writer.write_table(pa.concat_tables(tables))
                     tables = []
-            writer.write_table(pa.concat_tables([*tables, cells_to_table(cells)]))
+            writer.write_table(pa.concat_tables([*tables, _notebooks_to_table(notebooks, problems)]))
 
     def write_sidecar(path: Path) -> None:
         record = {
@@ -149,14 +157,11 @@ def process_unit(unit: WorkUnit, out_dir: str | Path, options: ReaderOptions | N
         }
         path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
 
-    temporary_part = part.with_name(f".{part.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(part) as temporary_part:  # renamed last: the part's existence marks the unit finished
         write_part(temporary_part)
         stats.add_problems(problems)
-        _replace_atomically(sidecar, write_sidecar)
-        os.replace(temporary_part, part)  # last: the part's existence marks the unit finished
-    finally:
-        temporary_part.unlink(missing_ok=True)
+        with atomic_path(sidecar) as temporary_sidecar:
+            write_sidecar(temporary_sidecar)
     return UnitReport(unit.name, stats, list(problems))
 
 
@@ -236,7 +241,8 @@ def parse_corpus(
     path_list = [str(path) for path in as_path_list(paths)]
     units = plan_work_units(path_list, format, planning, notebooks_per_unit, options)
     plan = {"paths": path_list, "format": format, "schema_version": SCHEMA_VERSION, "parts": [u.name for u in units]}
-    _replace_atomically(out / PLAN_FILE, lambda path: path.write_text(json.dumps(plan, indent=1), encoding="utf-8"))
+    with atomic_path(out / PLAN_FILE) as temporary:
+        temporary.write_text(json.dumps(plan, indent=1), encoding="utf-8")
 
     reports = {
         report.name: report
@@ -254,5 +260,6 @@ def parse_corpus(
     summary = ParseSummary(
         out, len(units), sum(report.reused for report in ordered), stats, len(errors), time.perf_counter() - started
     )
-    (out / SUMMARY_FILE).write_text(json.dumps(summary.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8")
+    with atomic_path(out / SUMMARY_FILE) as temporary:
+        temporary.write_text(json.dumps(summary.to_dict(), indent=1, ensure_ascii=False), encoding="utf-8")
     return summary

@@ -7,14 +7,17 @@ Formats (``--format``; guessed from the path when not given):
   archive given (POSIX separators), or the file name for a file given on its own.
 - ``shards``: JSON Lines of whole notebooks as in ``shared/corpora/github``; id = ``id``.
 - ``coral``: CORAL's preprocessed cells (``coral-ucsd-sample/train.txt``).
-- ``juice``: JuICe records (target cell plus the cells above it).
-- ``dsp``: Data Science Problems records.
+- ``juice``: JuICe records (target cell plus the cells above it); a cell repeated by
+  several records of one file is labeled once (see ``coral.corpora.formats.juice``).
+- ``dsp``: Data Science Problems records. DSP's notebooks themselves (cells with a
+  ``task_id`` in their metadata) read as ``ipynb``, with DSP's roles.
 
 Guessing: ``.ipynb`` and archives by name; JSON Lines files (``.jsonl``, ``.ndjson``,
 ``.txt``, optionally gzipped) by the fields of their first records. Inside folders only
 those kinds of files are read (``.json`` too when a format is forced); a JSON Lines or
 text file whose records match no layout is logged as ``unknown-format``.
-Checkpoint folders (``.ipynb_checkpoints``) and hidden folders are skipped.
+Checkpoint folders (``.ipynb_checkpoints``) are skipped; other hidden files and folders are
+skipped and logged (``hidden-file``), as are FIFOs, devices and dangling links.
 
 Every notebook or cell that cannot be used is logged in the :class:`ProblemLog` with its
 origin (``path``, ``path:line`` for JSON Lines, ``archive:member``), id and reason.
@@ -23,6 +26,7 @@ origin (``path``, ``path:line`` for JSON Lines, ``archive:member``), id and reas
 from __future__ import annotations
 
 import os
+import stat
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -36,7 +40,21 @@ from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.formats.ipynb import count_tar_members, read_ipynb_file, read_tar, read_zip, zip_members
 from coral.corpora.formats.jsonlines import count_lines, first_records, iter_json_lines
 from coral.corpora.records import Notebook
-from coral.problems import BAD_RECORD, NO_NOTEBOOKS, UNKNOWN_FORMAT, UNREADABLE_NOTEBOOK, ProblemLog, problem_log
+from coral.problems import (
+    BAD_FIELD,
+    BAD_RECORD,
+    DUPLICATE_NOTEBOOK,
+    HIDDEN_FILE,
+    INVALID_UNICODE,
+    NO_NOTEBOOKS,
+    SPECIAL_FILE,
+    UNKNOWN_FORMAT,
+    UNREADABLE_FILE,
+    UNREADABLE_NOTEBOOK,
+    ProblemLog,
+    problem_log,
+    valid_unicode,
+)
 
 __all__ = [
     "FORMATS",
@@ -60,6 +78,10 @@ ARCHIVE_SUFFIXES = {"zip": (".zip",), "tar": (".tar", ".tar.gz", ".tgz", ".tar.b
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".txt", ".jsonl.gz", ".ndjson.gz", ".txt.gz")
 FORCED_JSONL_SUFFIXES = (*JSONL_SUFFIXES, ".json", ".json.gz")
 PathLike = str | os.PathLike[str]
+UNLOGGED_SKIPPED_FOLDERS = frozenset({".ipynb_checkpoints", "__MACOSX", ".git"})  # copies and metadata, by design
+UNLOGGED_SKIPPED_FILES = frozenset({".DS_Store", ".gitignore", ".gitattributes"})
+WHOLE_NOTEBOOK_KINDS = frozenset({"ipynb", "zip", "tar", "shards"})  # a record is a whole notebook
+INT64_RANGE = range(-(2**63), 2**63)  # what the Parquet column of execution counts holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,13 +141,33 @@ def _file_kind(path: Path, format: str | None, in_folder: bool, problems: Proble
     return "ipynb"  # a file named explicitly: read it as a notebook, which logs why if it is not one
 
 
-def _walk(folder: Path) -> Iterator[Path]:
-    """Files under a folder in a stable (sorted) order, without hidden and checkpoint folders."""
+def _walk(folder: Path, problems: ProblemLog) -> Iterator[Path]:
+    """Files under a folder in a stable (sorted) order. Checkpoint copies (``.ipynb_checkpoints``)
+    and macOS metadata (``__MACOSX``) are passed over; other hidden files and folders are
+    passed over and logged, so that nothing goes unread without a word."""
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__MACOSX")
+        for name in sorted(d for d in dirs if d.startswith(".") and d not in UNLOGGED_SKIPPED_FOLDERS):
+            problems.add(str(Path(root) / name), None, HIDDEN_FILE, "a hidden folder: not read")
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in UNLOGGED_SKIPPED_FOLDERS)
         for name in sorted(files):
             if not name.startswith("."):
                 yield Path(root) / name
+            elif name not in UNLOGGED_SKIPPED_FILES:
+                problems.add(str(Path(root) / name), None, HIDDEN_FILE, "a hidden file: not read")
+
+
+def is_readable_file(path: Path, problems: ProblemLog) -> bool:
+    """Whether ``path`` is a regular file (through links). A dangling or looping link, a FIFO or a
+    device is logged and never opened: reading one would fail, block forever or never end."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        problems.add(str(path), None, UNREADABLE_FILE, f"{error.strerror or error} (a dangling or looping link?)")
+        return False
+    if not stat.S_ISREG(mode):
+        problems.add(str(path), None, SPECIAL_FILE, "a FIFO, device or socket, not a file: not read")
+        return False
+    return True
 
 
 def as_path_list(paths: PathLike | Iterable[PathLike]) -> list[Path]:
@@ -143,16 +185,19 @@ def discover_sources(
     for path in as_path_list(paths):
         if path.is_dir():
             found = 0
-            for file in _walk(path):
+            for file in _walk(path, problems):
+                if not is_readable_file(file, problems):
+                    continue
                 kind = _file_kind(file, format, True, problems)
                 if kind is not None:
                     found += 1
                     yield Source(file, kind, file.relative_to(path).as_posix() if kind == "ipynb" else "")
             if not found:
                 problems.add(str(path), None, NO_NOTEBOOKS, "the folder holds no file this reader can read")
-        elif path.is_file():
-            kind = _file_kind(path, format, False, problems)
-            yield Source(path, kind or "ipynb", path.name if kind == "ipynb" else "")
+        elif os.path.lexists(path) and not path.is_dir():
+            if is_readable_file(path, problems):
+                kind = _file_kind(path, format, False, problems)
+                yield Source(path, kind or "ipynb", path.name if kind == "ipynb" else "")
         else:
             raise FileNotFoundError(f"no such file or folder: {path}")
 
@@ -167,13 +212,43 @@ def read_source(
     """Notebooks of one source; ``start:stop`` select records (lines, archive members) by
     position, and ``options.only_ids`` selects notebooks by id before anything parses them."""
     options = options or ReaderOptions()
-    notebooks = _read_source_notebooks(source, problems, options, start, stop)
-    yield from notebooks if options.only_ids is None else filter(options.selects, notebooks)
+    notebooks = _read_source(source, problems, options, start, stop)
+    if options.only_ids is not None:
+        notebooks = filter(options.selects, notebooks)
+    for notebook in notebooks:
+        yield _with_valid_values(notebook, problems)
 
 
-def _read_source_notebooks(
-    source: Source, problems: ProblemLog, options: ReaderOptions, start: int, stop: int | None
-) -> Iterator[Notebook]:
+def _with_valid_values(notebook: Notebook, problems: ProblemLog) -> Notebook:
+    """Mend what no later stage could write, and log it: lone surrogates in ids, paths and sources
+    (U+FFFD instead), execution counts beyond 64 bits (dropped)."""
+    mended: list[str] = []
+
+    def text(value: str, what: str) -> str:
+        valid = valid_unicode(value)
+        if valid is not value and valid != value:
+            mended.append(what)
+        return valid
+
+    notebook.id = text(notebook.id, "id")
+    notebook.origin = valid_unicode(notebook.origin)
+    notebook.repo = notebook.repo and text(notebook.repo, "repo")
+    notebook.path = notebook.path and text(notebook.path, "path")
+    for cell in notebook.cells:
+        cell.notebook_id = valid_unicode(cell.notebook_id)
+        cell.id = text(cell.id, f"cell {cell.index} id")
+        cell.source = text(cell.source, f"cell {cell.index} source")
+        cell.markdown_above = valid_unicode(cell.markdown_above)
+        if cell.execution_count is not None and cell.execution_count not in INT64_RANGE:
+            problems.add(notebook.origin, cell.id, BAD_FIELD, f"execution_count {cell.execution_count} is beyond 64 bits: dropped")
+            cell.execution_count = None
+    if mended:
+        problems.add(notebook.origin, notebook.id, INVALID_UNICODE,
+                     f"lone surrogates replaced by U+FFFD in: {', '.join(mended)}")
+    return notebook
+
+
+def _read_source(source: Source, problems: ProblemLog, options: ReaderOptions, start: int, stop: int | None) -> Iterator[Notebook]:
     if source.kind == "ipynb":
         if start == 0 and stop != 0:
             yield from read_ipynb_file(source.path, source.notebook_id, problems, options)
@@ -181,21 +256,30 @@ def _read_source_notebooks(
         yield from read_zip(source.path, problems, options, start, stop)
     elif source.kind == "tar":
         yield from read_tar(source.path, problems, options, start, stop)
+    elif source.kind == "juice":
+        yield from juice.distinct_cells(_record_notebooks(source, problems, options, start, stop))
     else:
-        layout = RECORD_LAYOUTS[source.kind]
-        for line_number, record in iter_json_lines(source.path, problems, options, start, stop):
-            origin = f"{source.path}:{line_number}"
-            if not isinstance(record, dict):
-                problems.add(origin, None, BAD_RECORD, f"line holds a JSON {type(record).__name__}, not an object")
-                continue
-            try:
-                fallback_id = f"{source.path.name}:{line_number}"
-                notebook = layout.notebook_from_record(record, origin, fallback_id, problems, options)
-            except Exception as error:  # a record this reader did not foresee must not end the run
-                problems.add(origin, None, UNREADABLE_NOTEBOOK, repr(error))
-                continue
-            if notebook is not None:
-                yield notebook
+        yield from _record_notebooks(source, problems, options, start, stop)
+
+
+def _record_notebooks(
+    source: Source, problems: ProblemLog, options: ReaderOptions, start: int, stop: int | None
+) -> Iterator[Notebook]:
+    """One notebook per JSON Lines record of a record layout."""
+    layout = RECORD_LAYOUTS[source.kind]
+    for line_number, record in iter_json_lines(source.path, problems, options, start, stop):
+        origin = f"{source.path}:{line_number}"
+        if not isinstance(record, dict):
+            problems.add(origin, None, BAD_RECORD, f"line holds a JSON {type(record).__name__}, not an object")
+            continue
+        try:
+            fallback_id = f"{source.path.name}:{line_number}"
+            notebook = layout.notebook_from_record(record, origin, fallback_id, problems, options)
+        except Exception as error:  # a record this reader did not foresee must not end the run
+            problems.add(origin, None, UNREADABLE_NOTEBOOK, repr(error))
+            continue
+        if notebook is not None:
+            yield notebook
 
 
 def count_records(source: Source) -> int:
@@ -222,11 +306,22 @@ def read_notebooks(
 
     ``format`` forces one layout (see the module docstring); otherwise it is guessed per
     file. Unusable notebooks and cells are skipped and logged in ``problems`` (as warnings
-    when no log is given); a bad notebook never stops the run.
+    when no log is given); a bad notebook never stops the run. A whole notebook (file, archive
+    member, shard record) whose id was met before (the same notebook given twice, or two
+    corpora that name notebooks alike) is logged and skipped.
     """
     problems = problem_log(problems)
+    seen: set[str] = set()
     for source in discover_sources(paths, format, problems):
-        yield from read_source(source, problems, options)
+        for notebook in read_source(source, problems, options):
+            if source.kind not in WHOLE_NOTEBOOK_KINDS:  # records of one notebook's cells share its id
+                yield notebook
+                continue
+            if notebook.id in seen:
+                problems.add(notebook.origin, notebook.id, DUPLICATE_NOTEBOOK, "an id already read: the first is kept")
+                continue
+            seen.add(notebook.id)
+            yield notebook
 
 
 def example_paths() -> list[Path]:

@@ -3,6 +3,11 @@
 Cell ids are stable: ``<notebook id>#<cell index>`` where the index counts *all* cells of
 the notebook from 0 (nbformat v3 worksheets flattened in order); CORAL-format cells keep
 the record's own ``id``.
+
+A cell's ``role`` is what its corpus says the cell is for, where it says anything:
+nbgrader's ``solution`` / ``grade`` / ``task`` / ``locked``; JuICe's ``target`` /
+``context``; Data Science Problems' ``prompt`` / ``solution`` / ``test``. It travels into
+predictions so that studies can group by it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ class Cell:
     source: str
     execution_count: int | None = None
     nbgrader: str | None = None  # "solution", "grade", "locked", "task" or None
+    role: str | None = None  # nbgrader, JuICe or DSP role (module docstring); None when the corpus says none
+    context_only: bool = False  # read for context (markdown above, API resolution), not labeled itself
     markdown_above: str = ""  # most recent markdown cell at most three cells above (code cells)
     id: str = ""  # defaults to "<notebook id>#<index>"
     funcs: list[str] | None = None  # CORAL format only: precomputed qualified calls
@@ -42,6 +49,7 @@ class Notebook:
     path: str | None = None
     language: str | None = None  # kernel language when the notebook says
     metadata: dict[str, Any] = field(default_factory=dict)
+    preamble: str = ""  # code resolved before the first cell (imports a corpus records apart, as JuICe's)
 
     @property
     def code_cells(self) -> list[Cell]:
@@ -90,3 +98,4 @@ class ParsedCell:
     magics: list[str]  # IPython magics and shell escapes: "%matplotlib", "%%time", "!", "?"
     syntax_errors: int  # ERROR / MISSING nodes in the tree-sitter parse
     graph: ASTGraph
+    role: str | None = None  # the cell's nbgrader / JuICe / DSP role (module docstring)

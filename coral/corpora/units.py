@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from coral.corpora.parquet import SCHEMA_VERSION
 from coral.corpora.readers import PathLike, ReaderOptions, Source, count_records, discover_sources, read_source
 from coral.corpora.records import Notebook
-from coral.problems import ProblemLog
+from coral.problems import UNREADABLE_NOTEBOOK, ProblemLog, valid_unicode
 
 DEFAULT_NOTEBOOKS_PER_UNIT = 500
 
@@ -28,11 +28,19 @@ class WorkUnit:
     slices: tuple[tuple[Source, int, int | None], ...]
 
     def notebooks(self, problems: ProblemLog, options: ReaderOptions) -> Iterator[Notebook]:
+        """The notebooks of every slice; a reader failure no reader foresaw ends its slice, logged, not the unit."""
         for source, start, stop in self.slices:
-            yield from read_source(source, problems, options, start, stop)
+            read = 0
+            try:
+                for notebook in read_source(source, problems, options, start, stop):
+                    read += 1
+                    yield notebook
+            except Exception as error:
+                problems.add(f"{source.path}[{start}:{'' if stop is None else stop}]", None, UNREADABLE_NOTEBOOK,
+                             f"{error!r}; the {read} notebooks before it were read")
 
     def describe(self) -> list[str]:
-        return [f"{source.path}[{start}:{'' if stop is None else stop}]" for source, start, stop in self.slices]
+        return [valid_unicode(f"{source.path}[{start}:{'' if stop is None else stop}]") for source, start, stop in self.slices]
 
 
 def _unit_name(ordinal: int, slices: list[tuple[Source, int, int | None]], options: ReaderOptions) -> str:
@@ -40,7 +48,7 @@ def _unit_name(ordinal: int, slices: list[tuple[Source, int, int | None]], optio
     for source, start, stop in slices:
         status = source.path.stat()
         where = f"{source.path.resolve()}|{source.kind}|{source.notebook_id}|{start}|{stop}"
-        digest.update(f"{where}|{status.st_size}|{status.st_mtime_ns}".encode())
+        digest.update(f"{where}|{status.st_size}|{status.st_mtime_ns}".encode("utf-8", "surrogatepass"))
     return f"part-{ordinal:05d}-{digest.hexdigest()[:12]}"
 
 
@@ -55,7 +63,8 @@ def plan_work_units(
 
     Single ``.ipynb`` files are grouped; shards and archives are cut into record ranges
     (the last range of a file is open-ended, so its reader meets and logs any damage at
-    the end). Planning only counts lines and members; nothing is parsed.
+    the end), except a JuICe file read with ``juice_cells="all"``, which stays whole so that
+    each cell is labeled once. Planning only counts lines and members; nothing is parsed.
     """
     if notebooks_per_unit < 1:
         raise ValueError("notebooks_per_unit must be at least 1")
@@ -72,7 +81,9 @@ def plan_work_units(
         if pending_files:
             groups.append(pending_files)
             pending_files = []
-        starts = list(range(0, max(count_records(source), 1), notebooks_per_unit))
+        # Labeling every JuICe cell once needs the whole file in one stream (records repeat cells).
+        whole = source.kind == "juice" and options.juice_cells == "all"
+        starts = [0] if whole else list(range(0, max(count_records(source), 1), notebooks_per_unit))
         for position, start in enumerate(starts):
             stop = starts[position + 1] if position + 1 < len(starts) else None
             groups.append([(source, start, stop)])

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from coral.atomic import write_text
 from coral.corpora.records import ParsedCell
 from coral.encoders.params import ParamGroup, params_as_json, split_params
 from coral.stages import N_STAGES, STAGE_NAMES
@@ -86,12 +87,18 @@ class Encoder(BaseEstimator, ABC):
         """(n, 5) stage probabilities, rows summing to 1."""
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``encoder.json`` (name + params); subclasses add their weights after calling this."""
+        """Write the fitted state, then ``encoder.json`` (name + params): each file whole, and the
+        file that makes a model directory last, so that a killed save never looks like a model."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        self._save_state(directory)
         meta = {"encoder": self.name, "params": params_as_json(self.get_params(deep=False)), "stages": list(STAGE_NAMES)}
-        (directory / ENCODER_FILE).write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        write_text(directory / ENCODER_FILE, json.dumps(meta, indent=2, default=str) + "\n")
         return directory
+
+    @abstractmethod
+    def _save_state(self, directory: Path) -> None:
+        """Write the fitted state that ``_load_state`` reads, as data (arrays, JSON): never a pickle."""
 
     @classmethod
     def load(cls, directory: str | Path, *, device: str = "auto") -> Encoder:

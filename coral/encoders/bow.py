@@ -12,26 +12,30 @@ cross-entropy against the soft label.
 
 from __future__ import annotations
 
+import json
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-import joblib
 import numpy as np
 from gensim.corpora import Dictionary
-from gensim.models import LdaModel, Word2Vec
+from gensim.models import KeyedVectors, LdaModel, Word2Vec
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from coral.artifacts import fitted_attributes, load_arrays, refuse_pickles, save_arrays, set_fitted_attributes
+from coral.atomic import write_text
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import N_STAGES, Encoder, check_weak_labels
 from coral.encoders.params import ParamGroup
 from coral.encoders.vocab import TokenConfig
 
-CLASSIFIER_FILE = "classifier.joblib"
+CLASSIFIER_FILE = "classifier.npz"  # the scaler's and the logistic regression's fitted arrays
+# pickles that earlier versions wrote: refused, since unpickling runs code
+LEGACY_FILES = ("classifier.joblib", "lda.dictionary", "lda.model", "word2vec.model")
 TOKEN_SOURCES = ("code", "ast")
 
 
@@ -106,10 +110,12 @@ class BagOfTokensEncoder(Encoder):
         x, stage, weight = soft_label_rows(self._features(docs), y)
         if len(np.unique(stage)) < 2:
             raise ValueError("the weak labels cover a single stage: a classifier needs at least two")
-        self.classifier_: Pipeline = make_pipeline(
-            StandardScaler(), LogisticRegression(C=self.model.C, max_iter=2000, random_state=self.seed))
+        self.classifier_ = self._new_classifier()
         self.classifier_.fit(x, stage, logisticregression__sample_weight=weight)
         return self
+
+    def _new_classifier(self) -> Pipeline:
+        return make_pipeline(StandardScaler(), LogisticRegression(C=self.model.C, max_iter=2000, random_state=self.seed))
 
     def predict_proba(self, cells: Sequence[ParsedCell]) -> np.ndarray:
         if not hasattr(self, "classifier_"):
@@ -119,15 +125,18 @@ class BagOfTokensEncoder(Encoder):
             proba[:, self.classifier_.classes_] = self.classifier_.predict_proba(self._features(self._docs(cells)))
         return proba
 
-    def save(self, directory: str | Path) -> Path:
-        directory = super().save(directory)
+    def _save_state(self, directory: Path) -> None:
         self._save_features(directory)
-        joblib.dump(self.classifier_, directory / CLASSIFIER_FILE)
-        return directory
+        save_arrays(directory / CLASSIFIER_FILE, {key: value for name, step in self.classifier_.steps
+                                                  for key, value in fitted_attributes(step, name).items()})
 
     def _load_state(self, directory: Path) -> None:
+        refuse_pickles(directory, LEGACY_FILES, f"Retrain it with this version of coral (coral train --encoder {self.name}).")
         self._load_features(directory)
-        self.classifier_ = joblib.load(directory / CLASSIFIER_FILE)
+        arrays = load_arrays(directory / CLASSIFIER_FILE)
+        self.classifier_ = self._new_classifier()
+        for name, step in self.classifier_.steps:
+            set_fitted_attributes(step, arrays, name)
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,23 @@ class LDAConfig(ClassifierConfig):
     n_topics: int = 50
     passes: int = 5
     max_doc_fraction: float = 0.5  # sub-tokens in more of the cells than this are dropped
+
+
+LDA_FILE = "lda.npz"
+LDA_ARRAYS = ("exp_elog_beta", "alpha", "eta")
+LDA_VOCAB_FILE = "lda.vocab.json"
+WORD2VEC_FILE = "word2vec.npz"
+WORD2VEC_VOCAB_FILE = "word2vec.vocab.json"
+
+
+def _read_tokens(path: Path) -> list[str]:
+    try:
+        tokens = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a vocabulary file ({exc})") from None
+    if not isinstance(tokens, list) or not all(isinstance(token, str) for token in tokens):
+        raise ValueError(f"{path}: a vocabulary file is a JSON list of tokens")
+    return tokens
 
 
 class LDAEncoder(BagOfTokensEncoder):
@@ -155,17 +181,32 @@ class LDAEncoder(BagOfTokensEncoder):
     def _features(self, docs: list[list[str]]) -> np.ndarray:
         out = np.zeros((len(docs), self.model.n_topics), dtype=np.float32)
         for i, doc in enumerate(docs):
+            # inference starts from random topic weights: the same start for every document makes a
+            # cell's features independent of what else is predicted, and of the calls made before
+            self.lda_.random_state = np.random.RandomState(self.seed)
             for topic, weight in self.lda_.get_document_topics(self.dictionary_.doc2bow(doc), minimum_probability=0.0):
                 out[i, topic] = weight
         return out
 
     def _save_features(self, directory: Path) -> None:
-        self.dictionary_.save(str(directory / "lda.dictionary"))
-        self.lda_.save(str(directory / "lda.model"))
+        """The vocabulary in JSON; what topic inference reads (topic-word weights, the priors) as arrays."""
+        tokens = [self.dictionary_[i] for i in range(len(self.dictionary_))]
+        write_text(directory / LDA_VOCAB_FILE, json.dumps(tokens) + "\n")
+        save_arrays(directory / LDA_FILE, {"exp_elog_beta": self.lda_.expElogbeta, "alpha": self.lda_.alpha,
+                                           "eta": self.lda_.eta})
 
     def _load_features(self, directory: Path) -> None:
-        self.dictionary_ = Dictionary.load(str(directory / "lda.dictionary"))
-        self.lda_ = LdaModel.load(str(directory / "lda.model"))
+        tokens = _read_tokens(directory / LDA_VOCAB_FILE)
+        self.dictionary_ = Dictionary()
+        self.dictionary_.token2id = {token: i for i, token in enumerate(tokens)}
+        arrays = load_arrays(directory / LDA_FILE, required=LDA_ARRAYS)
+        beta = arrays["exp_elog_beta"]
+        if beta.shape != (self.model.n_topics, len(tokens)):
+            raise ValueError(f"{directory / LDA_FILE}: topic-word weights of shape {beta.shape}, expected "
+                             f"({self.model.n_topics}, {len(tokens)}) for its encoder.json and {LDA_VOCAB_FILE}")
+        self.lda_ = LdaModel(id2word=self.dictionary_, num_topics=self.model.n_topics, alpha=arrays["alpha"],
+                             eta=arrays["eta"], dtype=beta.dtype.type)
+        self.lda_.expElogbeta = beta
 
 
 @dataclass(frozen=True)
@@ -185,12 +226,12 @@ class Word2VecEncoder(BagOfTokensEncoder):
     def _fit_features(self, docs: list[list[str]]) -> None:
         # one worker: gensim is only reproducible for a fixed seed when single-threaded
         config = self.model
-        self.word2vec_ = Word2Vec(docs, vector_size=config.vector_size, window=config.window, epochs=config.epochs,
-                                  min_count=self.tokens.min_token_count, max_final_vocab=self.tokens.max_vocab,
-                                  seed=self.seed, workers=1)
+        self.vectors_: KeyedVectors = Word2Vec(
+            docs, vector_size=config.vector_size, window=config.window, epochs=config.epochs,
+            min_count=self.tokens.min_token_count, max_final_vocab=self.tokens.max_vocab, seed=self.seed, workers=1).wv
 
     def _features(self, docs: list[list[str]]) -> np.ndarray:
-        vectors = self.word2vec_.wv
+        vectors = self.vectors_
         out = np.zeros((len(docs), self.model.vector_size), dtype=np.float32)
         for i, doc in enumerate(docs):
             known = [tok for tok in doc if tok in vectors.key_to_index]
@@ -199,7 +240,15 @@ class Word2VecEncoder(BagOfTokensEncoder):
         return out
 
     def _save_features(self, directory: Path) -> None:
-        self.word2vec_.save(str(directory / "word2vec.model"))
+        """The tokens in JSON, their vectors (same order) as an array."""
+        write_text(directory / WORD2VEC_VOCAB_FILE, json.dumps(list(self.vectors_.index_to_key)) + "\n")
+        save_arrays(directory / WORD2VEC_FILE, {"vectors": self.vectors_.vectors})
 
     def _load_features(self, directory: Path) -> None:
-        self.word2vec_ = Word2Vec.load(str(directory / "word2vec.model"))
+        tokens = _read_tokens(directory / WORD2VEC_VOCAB_FILE)
+        vectors = load_arrays(directory / WORD2VEC_FILE, required=("vectors",))["vectors"]
+        if vectors.shape != (len(tokens), self.model.vector_size):
+            raise ValueError(f"{directory / WORD2VEC_FILE}: vectors of shape {vectors.shape}, expected "
+                             f"({len(tokens)}, {self.model.vector_size}) for its encoder.json and {WORD2VEC_VOCAB_FILE}")
+        self.vectors_ = KeyedVectors(self.model.vector_size, dtype=vectors.dtype)
+        self.vectors_.add_vectors(tokens, vectors)

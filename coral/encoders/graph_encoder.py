@@ -18,13 +18,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from coral.atomic import atomic_path, write_text
 from coral.corpora.records import ParsedCell
-from coral.encoders.base import N_STAGES, Encoder, check_weak_labels
+from coral.encoders.base import ENCODER_FILE, N_STAGES, Encoder, check_weak_labels
 from coral.encoders.graphs import CellGraphDataset, GraphConfig
 from coral.encoders.params import ParamGroup
 from coral.encoders.training import (
     TrainingConfig,
     TrainState,
+    load_tensor_file,
     predict_logits,
     split_by_notebook,
     train_network,
@@ -124,16 +126,19 @@ class GraphEncoder(Encoder):
         logits = torch.from_numpy(predict_logits(self.network_, dataset, self.training.batch_size, self.device, progress))
         return logits[:, :N_STAGES].softmax(dim=1).numpy()
 
-    def save(self, directory: str | Path) -> Path:
-        directory = super().save(directory)
+    def _save_state(self, directory: Path) -> None:
         self.vocab_.save(directory / VOCAB_FILE)
-        torch.save(self.network_.state_dict(), directory / WEIGHTS_FILE)
-        (directory / TRAINING_FILE).write_text(json.dumps(getattr(self, "training_", {}), indent=2) + "\n")
+        with atomic_path(directory / WEIGHTS_FILE) as temporary:
+            torch.save(self.network_.state_dict(), temporary)  # tensors only: loads with weights_only=True
+        write_text(directory / TRAINING_FILE, json.dumps(getattr(self, "training_", {}), indent=2) + "\n")
         write_metrics(directory, getattr(self, "history_", []))
-        return directory
 
     def _load_state(self, directory: Path) -> None:
         self.vocab_ = Vocabulary.load(directory / VOCAB_FILE)
         self.network_ = self._build_network(self.vocab_)
-        self.network_.load_state_dict(torch.load(directory / WEIGHTS_FILE, map_location="cpu", weights_only=True))
+        try:
+            self.network_.load_state_dict(load_tensor_file(directory / WEIGHTS_FILE))
+        except RuntimeError as exc:  # names or shapes that do not match encoder.json
+            raise ValueError(f"{directory / WEIGHTS_FILE}: does not fit {directory / ENCODER_FILE} "
+                             f"({str(exc).splitlines()[0]})") from None
         self.network_.eval()

@@ -12,14 +12,48 @@ shared by every instance is never changed by one of them.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+# Sizes and counts that must be at least 1 (a model of width 0 or 0 epochs is no model), and
+# rates that must be above 0, whichever group holds them; every number must be finite and >= 0.
+POSITIVE_PARAMS = frozenset({"epochs", "batch_size", "d_model", "heads", "layers", "d_ff", "n_topics", "passes",
+                             "vector_size", "window", "max_nodes", "subtokens_per_node", "max_vocab", "lr", "C"})
+FRACTION_PARAMS = frozenset({"dropout", "warmup", "min_lr_ratio", "val_fraction", "max_doc_fraction"})  # at most 1
+
 
 @dataclass(frozen=True)
 class ParamGroup:
-    """Base of the parameter groups; scikit-learn's ``clone`` rebuilds them from ``get_params``."""
+    """Base of the parameter groups; scikit-learn's ``clone`` rebuilds them from ``get_params``.
+
+    Values are checked against the field types and ranges when a group is made, so that a
+    bad ``--param`` or config is an error naming it before any corpus is read.
+    """
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            kind = field.type if isinstance(field.type, str) else field.type.__name__
+            where = f"{type(self).__name__}.{field.name}"
+            if kind == "bool":
+                if not isinstance(value, bool):
+                    raise ValueError(f"{where} must be true or false, got {value!r}")
+            elif kind == "str":
+                if not isinstance(value, str):
+                    raise ValueError(f"{where} must be a string, got {value!r}")
+            elif kind in ("int", "float"):
+                if isinstance(value, bool) or not isinstance(value, int if kind == "int" else (int, float)):
+                    raise ValueError(f"{where} must be {'an integer' if kind == 'int' else 'a number'}, got {value!r}")
+                if kind == "float":
+                    value = float(value)
+                    object.__setattr__(self, field.name, value)  # encoder.json keeps the declared type
+                low = "> 0" if field.name in POSITIVE_PARAMS else ">= 0"
+                if not math.isfinite(value) or value < 0 or (field.name in POSITIVE_PARAMS and value <= 0):
+                    raise ValueError(f"{where} must be finite and {low}, got {value!r}")
+                if field.name in FRACTION_PARAMS and value > 1:
+                    raise ValueError(f"{where} is a fraction: at most 1, got {value!r}")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}

@@ -11,11 +11,11 @@ from __future__ import annotations
 import copy
 import csv
 import math
-import os
+import pickle
 import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ from torch import Tensor, nn
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
+from coral.artifacts import UnsafeModelFileError
+from coral.atomic import atomic_path
 from coral.corpora.records import ParsedCell
 from coral.encoders.losses import weak_label_loss
 from coral.encoders.params import ParamGroup
@@ -136,7 +138,7 @@ def write_metrics(directory: Path, history: list[dict[str, Any]]) -> None:
     if not history:
         return
     columns = list(dict.fromkeys(key for row in history for key in row))
-    with open(directory / METRICS_FILE, "w", newline="") as out:
+    with atomic_path(directory / METRICS_FILE) as temporary, open(temporary, "w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=columns)
         writer.writeheader()
         writer.writerows(history)
@@ -169,12 +171,15 @@ def train_network(
     if resume:
         if checkpoint_path is None or not checkpoint_path.is_file():
             raise FileNotFoundError(f"--resume: no checkpoint at {checkpoint_path}")
-        saved = torch.load(checkpoint_path, map_location=device, weights_only=False)
-        network.load_state_dict(saved["network"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scaler.load_state_dict(saved["scaler"])
-        scheduler.load_state_dict(saved["scheduler"])
-        state = saved["state"]
+        saved = load_tensor_file(checkpoint_path, device)
+        try:
+            network.load_state_dict(saved["network"])
+            optimizer.load_state_dict(saved["optimizer"])
+            scaler.load_state_dict(saved["scaler"])
+            scheduler.load_state_dict(saved["scheduler"])
+            state = TrainState(**saved["state"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"--resume: {checkpoint_path} does not fit this model and run ({exc})") from None
     has_val = len(val_set) > 0
 
     while state.epoch < settings.epochs and (state.stale_epochs < settings.patience or not has_val):
@@ -228,11 +233,25 @@ def train_network(
 
 def _save_checkpoint(directory: Path, network: nn.Module, optimizer, scaler, scheduler, state: TrainState) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / (CHECKPOINT_FILE + ".tmp")
-    torch.save({"network": network.state_dict(), "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict(), "scheduler": scheduler.state_dict(), "state": state}, tmp)
-    os.replace(tmp, directory / CHECKPOINT_FILE)  # atomic: a crash never leaves half a checkpoint
+    # plain containers and tensors only, so that the checkpoint loads with weights_only=True;
+    # written whole or not at all, so that a crash never leaves half a checkpoint
+    with atomic_path(directory / CHECKPOINT_FILE) as temporary:
+        torch.save({"network": network.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scaler": scaler.state_dict(), "scheduler": scheduler.state_dict(), "state": asdict(state)}, temporary)
     write_metrics(directory, state.history)
+
+
+def load_tensor_file(path: Path, device: str | torch.device = "cpu") -> Any:
+    """``torch.load`` of tensors and plain containers only (``weights_only``): a file that holds
+    any other object, which unpickling could turn into running code, is refused."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+        raise UnsafeModelFileError(f"{path}: holds objects other than tensors, which loading would run as code; "
+                                   f"refused ({first_line})") from None
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise ValueError(f"{path}: not a readable torch file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
 
 
 @torch.no_grad()

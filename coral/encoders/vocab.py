@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from coral.atomic import write_text
 from coral.corpora.records import ParsedCell
 from coral.encoders.params import ParamGroup
 
@@ -99,7 +100,7 @@ class Vocabulary:
         return [self._token_index.get(tok, 1) for tok in tokens]
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps({"types": self.types, "tokens": self.tokens}))
+        write_text(path, json.dumps({"types": self.types, "tokens": self.tokens}))
 
     @classmethod
     def load(cls, path: str | Path) -> Vocabulary:

@@ -23,7 +23,6 @@ Intervals and the paired test are computed on the first seed's predictions; ``*_
 from __future__ import annotations
 
 import json
-import os
 import time
 import tomllib
 from collections import Counter
@@ -38,6 +37,7 @@ import yaml
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
+from coral.atomic import atomic_path, write_text
 from coral.corpora.cells import read_cells
 from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.parquet import is_parsed_dir
@@ -202,12 +202,6 @@ def grid_cells(spec: AblationSpec) -> list[GridCell]:
     return [GridCell(run, seed) for run in spec.runs for seed in (spec.seeds if run.seeded else spec.seeds[:1])]
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
 def read_notebook_list(path: Path) -> set[str]:
     """Notebook ids, one a line; ``#`` starts a comment line."""
     return {line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")}
@@ -232,9 +226,8 @@ class TrainingPool:
                     self.labels[key] = stored["y"]
             if key not in self.labels:
                 self.labels[key] = weak_labels(self.cells, lfs, aggregation, problems, progress=True)
-                temporary = path.with_name(path.stem + ".tmp.npz")
-                np.savez(temporary, ids=ids, y=self.labels[key])
-                os.replace(temporary, path)
+                with atomic_path(path) as temporary:
+                    np.savez(temporary, ids=ids, y=self.labels[key])
         return self.labels[key]
 
 
@@ -307,11 +300,9 @@ def run_grid_cell(cell: GridCell, pool: TrainingPool, eval_cells: list[ParsedCel
         encoder.fit(cells, labels, checkpoint_dir=None, progress=False)
         predictions = predictions_from_proba(eval_cells, encoder.predict_proba(eval_cells))
         result.update(n_train=len(cells), n_covered=int(is_covered(labels).sum()))
-    temporary = directory / "predictions.jsonl.tmp"
-    write_predictions(predictions, temporary)
-    os.replace(temporary, directory / "predictions.jsonl")
+    write_predictions(predictions, directory / "predictions.jsonl")  # atomic, as result.json
     result["seconds"] = round(time.perf_counter() - started, 1)
-    _write_atomically(directory / "result.json", json.dumps(result, indent=1, default=str) + "\n")
+    write_text(directory / "result.json", json.dumps(result, indent=1, default=str) + "\n")
     return result
 
 

@@ -8,7 +8,7 @@ every notebook or cell the run could not use goes to ``<out stem>.errors.jsonl``
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from typing import Protocol
@@ -38,19 +38,24 @@ class ModelNotFoundError(ValueError):
     """The model name or directory does not name a stage model."""
 
 
+class NoUsableInputError(ValueError):
+    """Not one code cell could be read from the inputs: the run has nothing to say."""
+
+
 def load_stage_model(
     name_or_dir: str | Path,
     *,
     lfs: Sequence[str] | None = None,
     aggregation: AggregationMethod | None = None,
     device: str = "auto",
+    trust_code: bool = False,
 ) -> StageModel:
     """Resolve ``--model``: ``heuristics`` (LFs + aggregation), ``default`` (the packaged
     model), a saved heuristics directory, or a trained encoder directory.
 
     ``lfs`` and ``aggregation`` configure ``heuristics`` only; elsewhere they are an error,
     because a saved model fixes them. An encoder computes on ``device``; the heuristics run
-    on the CPU whatever it says.
+    on the CPU whatever it says. A saved model whose LFs are code loads only with ``trust_code``.
     """
     spec = str(name_or_dir)
     if spec == "heuristics":
@@ -63,16 +68,16 @@ def load_stage_model(
                 f"the packaged default model is not installed ({DEFAULT_MODEL_DIR} does not exist); "
                 "use --model heuristics or a model directory trained with `coral train`"
             )
-        return _load_model_dir(DEFAULT_MODEL_DIR, device)
+        return _load_model_dir(DEFAULT_MODEL_DIR, device, trust_code)
     path = Path(spec)
     if not path.is_dir():
         raise ModelNotFoundError(f"{spec!r} is not a model name ({', '.join(BUILTIN_MODELS)}) or a model directory")
-    return _load_model_dir(path, device)
+    return _load_model_dir(path, device, trust_code)
 
 
-def _load_model_dir(path: Path, device: str) -> StageModel:
+def _load_model_dir(path: Path, device: str, trust_code: bool) -> StageModel:
     if is_heuristics_dir(path):
-        return HeuristicStageModel.load(path)
+        return HeuristicStageModel.load(path, trust_code=trust_code)
     from coral.encoders.base import is_encoder_dir, load_encoder
 
     if is_encoder_dir(path):
@@ -123,27 +128,44 @@ def predict_corpus(
     fit_on: Sequence[str | Path] = (),
     only_gold: Sequence[str | Path] = (),
     progress: bool = True,
+    options: ReaderOptions | None = None,
+    with_source: bool = False,
 ) -> PredictionRun:
     """Predict every code cell of ``inputs`` and write predictions plus the problems log.
 
+    ``options`` says how corpora are read (size limits, which JuICe cells are items).
+
     ``fit_on`` (heuristics with the LabelModel only) fits the LabelModel on other, unlabeled
     corpora instead of on the input itself. ``only_gold`` (gold files) reads and predicts only
-    the notebooks and cells they name, skipping the rest of the input before parsing.
+    the notebooks and cells they name, skipping the rest of the input before parsing. Each
+    prediction carries the path its notebook was read from and, with ``with_source``, the
+    cell's code. An input that yields no code cell at all is a :class:`NoUsableInputError`
+    (after the problems log is written).
     """
+    out = Path(out)
+    if out.is_dir():  # refused before the corpus is read, not after
+        raise ValueError(f"{out}: is a folder; predictions are written to a file, e.g. {out / 'predictions.jsonl'}")
     problems = ProblemLog()
-    options = None
+    fit_options = options
     if only_gold:
         cells, notebooks = gold_ids(only_gold)
-        options = ReaderOptions(only_ids=frozenset(cells | notebooks))
+        options = replace(options or ReaderOptions(), only_ids=frozenset(cells | notebooks))
     if fit_on:
         if not (isinstance(model, HeuristicStageModel) and model.aggregation == "labelmodel"):
             raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
-        model.fit(read_cells(fit_on, format, problems))
-    predictions = predict_cells(model, read_cells(inputs, format, problems, options), problems, progress)
-    out = Path(out)
+        model.fit(read_cells(fit_on, format, problems, fit_options))
+    origins: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    cells = read_cells(inputs, format, problems, options, origins)
+    predictions = predict_cells(model, _keep_sources(cells, sources) if with_source else cells, problems, progress)
+    for prediction in predictions:
+        prediction.path = origins.get(prediction.notebook_id)
+        prediction.source = sources.get(prediction.id)
     out.parent.mkdir(parents=True, exist_ok=True)
-    n_cells = write_predictions(predictions, out)
     problems.write_jsonl(errors_path(out))
+    if not predictions:
+        raise NoUsableInputError(_nothing_to_label(inputs, problems, errors_path(out)))
+    n_cells = write_predictions(predictions, out)
     return PredictionRun(
         out=out,
         errors=errors_path(out),
@@ -152,6 +174,19 @@ def predict_corpus(
         n_problems=len(problems),
         problems_by_reason=dict(problems.by_reason()),
     )
+
+
+def _nothing_to_label(inputs: Sequence[str | Path], problems: ProblemLog, errors: Path) -> str:
+    named = ", ".join(map(str, inputs[:3])) + (f" and {len(inputs) - 3} more" if len(inputs) > 3 else "")
+    reasons = ", ".join(f"{reason}: {n}" for reason, n in sorted(problems.by_reason().items()))
+    why = f"{len(problems)} problems ({reasons}), listed in {errors}" if len(problems) else "no notebook there has a code cell"
+    return f"no code cell to label in {named}: {why}"
+
+
+def _keep_sources(cells: Iterable[ParsedCell], sources: dict[str, str]) -> Iterator[ParsedCell]:
+    for cell in cells:
+        sources[cell.id] = cell.source
+        yield cell
 
 
 @dataclass(slots=True)
@@ -163,9 +198,10 @@ class _CellRef:
     index: int
     lines: int
     apis: list[str]
+    role: str | None
 
 
 def _keep_refs(cells: Iterable[ParsedCell], kept: list[_CellRef]) -> Iterator[ParsedCell]:
     for cell in cells:
-        kept.append(_CellRef(cell.id, cell.notebook_id, cell.index, cell.lines, cell.apis))
+        kept.append(_CellRef(cell.id, cell.notebook_id, cell.index, cell.lines, cell.apis, cell.role))
         yield cell

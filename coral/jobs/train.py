@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from coral.atomic import write_text
 from coral.corpora.cells import read_cells
+from coral.corpora.readers import ReaderOptions
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import Encoder, make_encoder
 from coral.jobs.evaluate import gold_ids
@@ -87,13 +89,15 @@ def train_from_corpus(
     label_model: str = "priority",
     params: dict[str, Any] | None = None,
     format: str | None = None,
+    options: ReaderOptions | None = None,
     exclude: Sequence[str | Path] = (),
     max_cells: int | None = None,
     seed: int = 0,
     resume: bool = False,
     progress: bool = True,
 ) -> tuple[Encoder, TrainRun]:
-    """Read and parse ``corpus``, label it with ``lfs`` + ``label_model``, fit ``encoder``, save to ``out``."""
+    """Read and parse ``corpus`` (with reader ``options``), label it with ``lfs`` + ``label_model``,
+    fit ``encoder``, save to ``out``."""
     started = time.perf_counter()
     out = Path(out)
     model = make_encoder(encoder, **(params or {}))  # fails fast on a bad parameter, before reading
@@ -102,7 +106,7 @@ def train_from_corpus(
     problems = ProblemLog()
     skip_cells, skip_notebooks = gold_ids(exclude)
     cells = []
-    for cell in read_cells(corpus, format=format, problems=problems):
+    for cell in read_cells(corpus, format=format, problems=problems, options=options):
         if cell.id in skip_cells or cell.notebook_id in skip_notebooks:
             run.n_excluded += 1
         else:
@@ -120,5 +124,5 @@ def train_from_corpus(
     run.n_problems, run.problems_by_reason = len(problems), dict(problems.by_reason())
     run.seconds = round(time.perf_counter() - started, 1)
     problems.write_jsonl(out / ERRORS_FILE)
-    (out / TRAIN_FILE).write_text(json.dumps(asdict(run), indent=2, default=str) + "\n")
+    write_text(out / TRAIN_FILE, json.dumps(asdict(run), indent=2, default=str) + "\n")
     return model, run

@@ -3,10 +3,14 @@ Snorkel's LabelModel. Every method returns an all-zero row where no LF fires (ab
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, get_args
 
 import numpy as np
+import torch
 from snorkel.labeling.model import LabelModel, MajorityLabelVoter
+
+from coral.artifacts import load_arrays, save_arrays
 
 from coral.stages import ABSTAIN, N_STAGES, Stage
 
@@ -18,6 +22,7 @@ PRIORITY: tuple[Stage, ...] = (Stage.IMPORT, Stage.MODEL, Stage.EVALUATE, Stage.
 
 # LabelModel training settings: enough epochs for five classes and a few dozen LFs to
 # converge; a fixed seed so that labels are reproducible.
+LABEL_MODEL_ARRAYS = ("mu", "p", "cardinality", "m")  # what save_label_model writes
 LABEL_MODEL_DEFAULTS: dict[str, object] = {"n_epochs": 500, "lr": 0.01, "log_freq": 100, "seed": 0}
 
 
@@ -58,6 +63,30 @@ def fit_label_model(L: np.ndarray, **train_config: object) -> LabelModel:
         raise ValueError("cannot fit a label model: no labeling function fires on any cell")
     model = LabelModel(cardinality=N_STAGES, verbose=False)
     model.fit(L, progress_bar=False, **{**LABEL_MODEL_DEFAULTS, **train_config})
+    return model
+
+
+def save_label_model(model: LabelModel, path: Path) -> None:
+    """Write a fitted LabelModel's parameters (``mu``, the class balance ``p``) as arrays, not Snorkel's pickle."""
+    save_arrays(path, {"mu": model.mu.detach().cpu().numpy(), "p": model.p, "cardinality": model.cardinality,
+                       "m": model.m})
+
+
+def load_label_model(path: Path) -> LabelModel:
+    """Rebuild the LabelModel ``save_label_model`` wrote: what ``predict_proba`` reads, and nothing runs."""
+    arrays = load_arrays(path, required=LABEL_MODEL_ARRAYS)
+    try:
+        mu, p, cardinality, m = (arrays[key] for key in LABEL_MODEL_ARRAYS)
+        if mu.ndim != 2 or mu.shape != (int(m) * int(cardinality), int(cardinality)) or p.shape != (int(cardinality),):
+            raise ValueError(f"mu has shape {mu.shape} and p {p.shape} for {int(m)} LFs and {int(cardinality)} classes")
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: not a saved label model ({exc})") from None
+    model = LabelModel(cardinality=int(cardinality), verbose=False)
+    model.m = int(m)
+    model._create_tree()  # the clique tree of independent LFs, as fit builds it
+    model.p = p.astype(np.float64)
+    model.P = torch.diag(torch.from_numpy(model.p)).float()
+    model.mu = torch.nn.Parameter(torch.from_numpy(mu.copy()))
     return model
 
 

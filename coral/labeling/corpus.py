@@ -16,6 +16,7 @@ from snorkel.labeling import LabelingFunction
 
 from coral.corpora.cells import CellPart, plan_cell_parts, read_cells
 from coral.corpora.dask_runner import run_tasks
+from coral.corpora.readers import ReaderOptions
 from coral.corpora.records import ParsedCell
 from coral.labeling.apply import LabelingFunctionError, OnError, apply_lfs
 from coral.labeling.lfsets import load_lf_sets, portable_lf_spec
@@ -45,9 +46,11 @@ def label_corpus(
     on_error: OnError = "raise",
     problems: ProblemLog | None = None,
     progress: bool = False,
+    options: ReaderOptions | None = None,
 ) -> LabelMatrix:
-    """The label matrix of every code cell under ``paths`` (corpora or parsed Parquet directories)."""
-    cells = read_cells(paths, format=format, problems=problems)
+    """The label matrix of every code cell under ``paths`` (corpora, read with ``options``,
+    or parsed Parquet directories)."""
+    cells = read_cells(paths, format=format, problems=problems, options=options)
     return label_cells(cells, lfs, on_error=on_error, problems=problems, progress=progress)
 
 
@@ -61,12 +64,14 @@ class LabelPartError(RuntimeError):
     """A part of a parallel labeling run failed for a reason other than an LF; names the part."""
 
 
-def label_part(part: CellPart, lf_specs: Sequence[str], on_error: OnError = "raise") -> tuple[LabelMatrix, list[Problem]]:
+def label_part(
+    part: CellPart, lf_specs: Sequence[str], on_error: OnError = "raise", options: ReaderOptions | None = None
+) -> tuple[LabelMatrix, list[Problem]]:
     """Label one part (runs on a Dask worker): its matrix, and the problems met reading it
     or applying the LFs. The LFs are loaded here from their specs, so that LFs from a user's
     ``.py`` file need not be pickled."""
     problems = ProblemLog()
-    matrix = label_cells(part.cells(problems), load_lf_sets(lf_specs), on_error=on_error, problems=problems)
+    matrix = label_cells(part.cells(problems, options), load_lf_sets(lf_specs), on_error=on_error, problems=problems)
     return matrix, list(problems)
 
 
@@ -81,6 +86,7 @@ def label_corpus_parallel(
     scheduler: str | None = None,
     notebooks_per_unit: int | None = None,
     progress: bool = False,
+    options: ReaderOptions | None = None,
 ) -> LabelMatrix:
     """``label_corpus`` on Dask: parts labeled in parallel, joined in input order.
 
@@ -93,10 +99,10 @@ def label_corpus_parallel(
     specs = [portable_lf_spec(spec) for spec in lf_specs]
     lf_names = [lf.name for lf in load_lf_sets(specs)]  # fail early, here, on a bad LF set
     problems = problem_log(problems)
-    parts = plan_cell_parts(paths, format, problems, notebooks_per_unit)
+    parts = plan_cell_parts(paths, format, problems, notebooks_per_unit, options)
     results: list[LabelMatrix | None] = [None] * len(parts)
     runs = run_tasks(parts, label_part, scheduler=scheduler, workers=workers, progress=progress,
-                     desc="labeling parts", lf_specs=specs, on_error=on_error)
+                     desc="labeling parts", lf_specs=specs, on_error=on_error, options=options)
     for index, outcome, error in runs:
         if isinstance(error, LabelingFunctionError):
             raise error

@@ -100,6 +100,11 @@ def portable_lf_spec(spec: str) -> str:
     return str(path.resolve()) if path.suffix in (*SEED_FILE_SUFFIXES, ".py") and path.is_file() else spec
 
 
+def is_code_lf_spec(spec: str) -> bool:
+    """Whether loading the LF set ``spec`` runs its code: a .py file or a module (not a built-in set or a seed file)."""
+    return spec not in BUILTIN_LF_SETS and Path(spec).suffix not in SEED_FILE_SUFFIXES
+
+
 def _import_file(path: Path) -> ModuleType:
     """Import a .py file under a name derived from its absolute path, so that two files
     called ``my_lfs.py`` do not collide and worker processes can unpickle its LFs."""

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from coral.atomic import atomic_path
+
 MATRIX_FILE = "label_matrix.parquet"
 META_FILE = "_label_matrix.json"
 LABEL_PROBLEMS_FILE = "_problems.jsonl"
@@ -43,9 +45,11 @@ class LabelMatrix:
         """Write the matrix and a JSON sidecar (LF names, LF-set specs, counts...)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.to_frame().to_parquet(directory / MATRIX_FILE, index=False)
         sidecar = {"lf_names": self.lf_names, "n_cells": len(self.ids), **meta}
-        (directory / META_FILE).write_text(json.dumps(sidecar, indent=2, default=str) + "\n")
+        with atomic_path(directory / META_FILE) as temporary:
+            temporary.write_text(json.dumps(sidecar, indent=2, default=str) + "\n")
+        with atomic_path(directory / MATRIX_FILE) as temporary:  # last: the matrix marks a finished write
+            self.to_frame().to_parquet(temporary, index=False)
         return directory / MATRIX_FILE
 
     @classmethod

@@ -15,17 +15,19 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator
 from snorkel.labeling import LabelingFunction
-from snorkel.labeling.model import LabelModel
 
+from coral.artifacts import UnsafeModelFileError, refuse_pickles
+from coral.atomic import write_text
 from coral.corpora.records import ParsedCell
-from coral.labeling.aggregate import AggregationMethod, aggregate, fit_label_model
+from coral.labeling.aggregate import AggregationMethod, aggregate, fit_label_model, load_label_model, save_label_model
 from coral.labeling.apply import OnError, apply_lfs
-from coral.labeling.lfsets import load_lf_sets, portable_lf_spec
+from coral.labeling.lfsets import is_code_lf_spec, load_lf_sets, portable_lf_spec
 from coral.problems import ProblemLog
 from coral.stages import N_STAGES, STAGE_NAMES, is_covered
 
 HEURISTICS_FILE = "heuristics.json"
-LABEL_MODEL_FILE = "label_model.pkl"
+LABEL_MODEL_FILE = "label_model.npz"
+LEGACY_LABEL_MODEL_FILE = "label_model.pkl"  # Snorkel's pickle, written by earlier versions: refused
 
 
 class HeuristicStageModel(BaseEstimator):
@@ -104,30 +106,44 @@ class HeuristicStageModel(BaseEstimator):
         meta = {"model": "heuristics", "params": params, "lf_names": self.lf_names, "stages": list(STAGE_NAMES)}
         label_model = getattr(self, "label_model_", None)
         if label_model is not None:
-            label_model.save(str(directory / LABEL_MODEL_FILE))
+            save_label_model(label_model, directory / LABEL_MODEL_FILE)
             meta["n_fit_cells"] = self.n_fit_cells_
-        (directory / HEURISTICS_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        else:  # one an earlier save left here must not be loaded with these params
+            (directory / LABEL_MODEL_FILE).unlink(missing_ok=True)
+        write_text(directory / HEURISTICS_FILE, json.dumps(meta, indent=2) + "\n")  # last: marks a whole model
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path) -> HeuristicStageModel:
-        """Rebuild a saved model; its LFs must still have the names they had when saved."""
+    def load(cls, directory: str | Path, *, trust_code: bool = False) -> HeuristicStageModel:
+        """Rebuild a saved model; its LFs must still have the names they had when saved.
+
+        LFs from a .py file or a module are code that loading would run: such a model loads
+        only with ``trust_code``. Nothing else in the directory is code (no pickles are read).
+        """
         directory = Path(directory)
         path = directory / HEURISTICS_FILE
         try:
             meta = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            params = meta["params"]
+            specs = [str(spec) for spec in params["lfs"]]
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}: not a heuristics model file ({exc})") from exc
-        model = cls(**meta["params"])
+        code = [spec for spec in specs if is_code_lf_spec(spec)]
+        if code and not trust_code:
+            raise UnsafeModelFileError(
+                f"{path}: its labeling functions come from code ({', '.join(code)}), which loading would run; "
+                "pass --trust-code (trust_code=True) only if you trust this model directory"
+            )
+        refuse_pickles(directory, (LEGACY_LABEL_MODEL_FILE,),
+                       "Refit the label model with this version of coral (coral lfs fit) and use the new directory.")
+        model = cls(**params)
         if model.lf_names != meta["lf_names"]:
             raise ValueError(
                 f"{directory}: the LFs {meta['params']['lfs']} now have different names than when the model was "
                 "saved; refit it (coral lfs fit)"
             )
         if (directory / LABEL_MODEL_FILE).is_file():
-            label_model = LabelModel(cardinality=N_STAGES, verbose=False)
-            label_model.load(str(directory / LABEL_MODEL_FILE))
-            model.label_model_ = label_model
+            model.label_model_ = load_label_model(directory / LABEL_MODEL_FILE)
             model.n_fit_cells_ = int(meta.get("n_fit_cells", 0))
         return model
 

@@ -1,4 +1,5 @@
-"""Comparing groups of notebooks (or of repositories, papers...) defined by a metadata table.
+"""Comparing groups of notebooks (or of repositories, papers...) defined by a metadata table,
+or groups of cells within them defined by a column of the predictions (``role``).
 
 The unit of analysis is ``unit`` (default ``notebook_id``; ``repo`` concatenates each
 repository's notebooks, which avoids treating the notebooks of one repository as
@@ -142,9 +143,20 @@ def comparison_figure(means: pd.DataFrame, group: str) -> Figure:
     return figure
 
 
+def split_units(frame: pd.DataFrame, unit: str, group: str) -> tuple[pd.DataFrame, str]:
+    """The cell table with a unit per (``unit``, ``group``) value pair, and that unit's column.
+
+    Transition rates of such a unit count consecutive cells of the group within the unit.
+    """
+    column = f"{unit}|{group}"
+    frame = frame[frame[unit].notna()].copy()
+    frame[column] = frame[unit].astype(str) + " | " + frame[group].astype(str)
+    return frame, column
+
+
 def run(
     preds: PredictionsLike,
-    metadata: str | Path | pd.DataFrame,
+    metadata: str | Path | pd.DataFrame | None,
     group: str,
     out_dir: str | Path,
     key: str | None = None,
@@ -155,9 +167,20 @@ def run(
     seed: int = 0,
 ) -> StudyOutput:
     """Write the group comparison: per-unit summary with its group, group means with CIs,
-    pairwise tests, and the Figure-5-style plot."""
+    pairwise tests, and the Figure-5-style plot.
+
+    Without ``metadata``, ``group`` is a column of the cells themselves (``role``): each
+    unit is then split by it, so that a notebook's solution cells and its other cells are
+    two units (``<unit> | <group>``) of two groups.
+    """
     output = StudyOutput(Path(out_dir))
-    frame = attach_metadata(as_frame(preds, output.problems), metadata, key, output.problems)
+    frame = as_frame(preds, output.problems)
+    if metadata is None:
+        if group not in frame.columns:
+            raise ValueError(f"no column {group!r} in the predictions; give a metadata table that has it")
+        frame, unit = split_units(frame, unit, group)
+    else:
+        frame = attach_metadata(frame, metadata, key, output.problems)
     if group not in frame.columns:
         raise ValueError(f"no column {group!r} in the metadata table")
     uncovered = {p.item for p in output.problems if p.reason == NO_METADATA}

@@ -10,7 +10,9 @@ The table has one row per code cell, ordered by notebook and then by cell ``inde
 - ``position``: where the cell sits among its notebook's code cells, ``(rank + 0.5) / n``
   in (0, 1), so that a notebook's first and last cells are symmetric and a one-cell
   notebook sits at 0.5;
-- ``labelled``: whether the model gave the cell a stage (``stage`` is null on abstain).
+- ``labelled``: whether the model gave the cell a stage (``stage`` is null on abstain);
+- ``role``: the cell's nbgrader / JuICe / DSP role as the predictions give it, ``"none"``
+  where the corpus gives none (so ``role`` is a complete grouping key).
 
 Abstained cells stay in the table (they count in ``position`` and are reported), and each
 study says how it treats them.
@@ -32,7 +34,8 @@ from coral.stages import STAGE_NAMES
 PredictionsLike = Union[str, Path, Sequence[Union[str, Path]], Iterable[Prediction], pd.DataFrame]
 
 _GH_NOTEBOOK_ID = re.compile(r"^gh:([^/:\s]+/[^/:\s]+):")
-_PREDICTION_COLUMNS = ("id", "notebook_id", "index", "stage", "lines", "apis")
+_PREDICTION_COLUMNS = ("id", "notebook_id", "index", "stage", "lines", "apis", "role")
+NO_ROLE = "none"
 
 
 def repo_from_notebook_id(notebook_id: str) -> str | None:
@@ -74,7 +77,7 @@ def load_predictions(source: PredictionsLike, problems: ProblemLog | None = None
     ``problems``; a stage name outside the five stages is an error naming the file and cell.
     """
     if isinstance(source, pd.DataFrame):
-        missing = [c for c in _PREDICTION_COLUMNS if c not in source.columns]
+        missing = [c for c in _PREDICTION_COLUMNS if c not in source.columns and c != "role"]
         if missing:
             raise ValueError(f"a predictions table needs the columns {', '.join(missing)}")
         frame = source.copy()
@@ -103,6 +106,7 @@ def load_predictions(source: PredictionsLike, problems: ProblemLog | None = None
             problems.add(row["origin"], row["id"], DUPLICATE_CELL, "the same cell id was predicted twice; kept the first")
         frame = frame[~duplicated]
 
+    frame["role"] = frame["role"].fillna(NO_ROLE) if "role" in frame else NO_ROLE
     frame["index"] = frame["index"].astype("int64")
     frame["lines"] = frame["lines"].astype("int64")
     if "repo" not in frame:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from coral.atomic import atomic_path
 from coral.problems import ProblemLog
 
 
@@ -62,12 +63,15 @@ class StudyOutput:
         shown = table if display is None else display
         csv_path = self.out_dir / f"{name}.csv"
         md_path = self.out_dir / f"{name}.md"
-        table.to_csv(csv_path, index=False)
-        md_path.write_text(markdown_table(shown, digits), encoding="utf-8")
+        with atomic_path(csv_path) as temporary:
+            table.to_csv(temporary, index=False)
+        with atomic_path(md_path) as temporary:
+            temporary.write_text(markdown_table(shown, digits), encoding="utf-8")
         self.files += [csv_path, md_path]
         if latex:
             tex_path = self.out_dir / f"{name}.tex"
-            tex_path.write_text(latex_table(shown, digits), encoding="utf-8")
+            with atomic_path(tex_path) as temporary:
+                temporary.write_text(latex_table(shown, digits), encoding="utf-8")
             self.files.append(tex_path)
 
     def figure(self, name: str, figure: Figure, dpi: int = 150) -> None:
@@ -75,7 +79,8 @@ class StudyOutput:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         for suffix in ("png", "pdf"):
             path = self.out_dir / f"{name}.{suffix}"
-            figure.savefig(path, dpi=dpi, bbox_inches="tight")
+            with atomic_path(path) as temporary:
+                figure.savefig(temporary, dpi=dpi, bbox_inches="tight")
             self.files.append(path)
 
     def write_problems(self) -> None:

@@ -304,31 +304,6 @@ def test_coral_cells_keep_their_ids_and_precomputed_features(corpora):
     assert reasons(problems) == {"77": "missing-field"}
 
 
-def test_juice_records_rebuild_the_context_oldest_first(corpora):
-    notebooks, problems = read(corpora / "juice_dev.jsonl")
-    assert not problems
-    first = notebooks["juice:juice_dev.jsonl:1"]
-    assert [cell.cell_type for cell in first.cells] == ["code", "code", "markdown", "code"]
-    assert first.cells[0].source == "import pandas as pd\nimport matplotlib . pyplot as plt"  # from tokens
-    target = first.cells[-1]
-    assert target.source.startswith("plt.hist(") and target.nbgrader == "solution"
-    assert target.markdown_above == "Plot the distribution of ages"
-    second = notebooks["juice:juice_dev.jsonl:2"]
-    assert second.cells[-1].source == "def loss ( y , p ) :\n    return ( ( y - p ) ** 2 ) . mean ( )"
-    assert second.cells[-1].markdown_above == "define the loss"  # no markdown in context: the record's nl
-
-
-def test_dsp_problems_become_prompt_solution_test_notebooks(corpora):
-    notebooks, problems = read(corpora / "dsp_problems.jsonl")
-    first = notebooks["DSP/0"]
-    roles = [(cell.cell_type, cell.nbgrader) for cell in first.cells]
-    assert roles == [("markdown", None), ("code", "solution"), ("code", "grade")]
-    assert first.cells[1].markdown_above.startswith("import numpy as np\n## Concatenation")
-    assert first.path == "notebooks/strings.ipynb"
-    assert len(notebooks["DSP/1"].cells) == 2  # no test
-    assert reasons(problems) == {"DSP/2": "missing-field"}
-
-
 # --- choosing the format ----------------------------------------------------------------------
 
 

@@ -78,9 +78,9 @@ def test_resume_continues_from_the_saved_epoch(corpus, tmp_path):
     params = dict(TINY_CORAL, **CONSTANT_LR)
     straight = make_encoder("coral", training__epochs=3, **params).fit(cells, y)
     make_encoder("coral", training__epochs=2, **params).fit(cells, y, checkpoint_dir=tmp_path)  # "interrupted" after 2
-    saved = torch.load(tmp_path / CHECKPOINT_FILE, weights_only=False)
-    assert saved["state"].epoch == 2 and saved["state"].step == straight.history_[1]["step"]
-    assert saved["scheduler"]["last_epoch"] == saved["state"].step
+    saved = torch.load(tmp_path / CHECKPOINT_FILE, weights_only=True)  # plain data: loads without unpickling objects
+    assert saved["state"]["epoch"] == 2 and saved["state"]["step"] == straight.history_[1]["step"]
+    assert saved["scheduler"]["last_epoch"] == saved["state"]["step"]
     resumed = make_encoder("coral", training__epochs=3, **params).fit(cells, y, checkpoint_dir=tmp_path, resume=True)
     assert [row["epoch"] for row in resumed.history_] == [1, 2, 3]
     assert resumed.history_[2]["step"] == straight.history_[2]["step"]
@@ -113,7 +113,8 @@ def test_baselines_fit_predict_save_load(corpus, tmp_path, name, params):
     assert proba.shape == (len(cells), 5) and np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
     assert (proba.argmax(axis=1) == labels).mean() >= 0.6
     encoder.save(tmp_path / name)
-    np.testing.assert_allclose(load_encoder(tmp_path / name).predict_proba(cells), proba, atol=1e-4)
+    assert not [path.name for path in (tmp_path / name).iterdir() if path.suffix in (".pkl", ".joblib", ".model")]
+    np.testing.assert_array_equal(load_encoder(tmp_path / name).predict_proba(cells), proba)  # saved as arrays, exactly
     with pytest.raises(ValueError, match="one pass"):
         make_encoder(name, **params).fit(cells, y, resume=True)
 

@@ -37,3 +37,14 @@ def test_threads_option_sets_torch_threads(tmp_path):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_juice_cells_all_labels_every_distinct_juice_cell(tmp_path, fixtures_dir):
+    juice_file = str(fixtures_dir / "corpora" / "juice_dev.jsonl")
+    counts = {}
+    for choice in ("target", "all"):
+        out = tmp_path / choice
+        result = CliRunner().invoke(app, ["run", juice_file, "--model", "heuristics", "--juice-cells", choice, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        counts[choice] = len((out / "predictions.jsonl").read_text().splitlines())
+    assert counts == {"target": 5, "all": 8}

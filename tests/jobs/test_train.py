@@ -124,3 +124,15 @@ def test_predict_with_the_shipped_model_takes_a_device(corpus, tmp_path):
     assert load_stage_model("default", device="cpu").device == "cpu"
     bad = CliRunner().invoke(app, ["predict", str(corpus), "--model", "default", "--device", "gpu7", "--out", str(out)])
     assert bad.exit_code == 1 and "device 'gpu7'" in bad.output
+
+
+def test_train_reads_juice_cells_as_told(corpus, tmp_path, fixtures_dir):
+    juice_file = str(fixtures_dir / "corpora" / "juice_dev.jsonl")
+    n_cells = {}
+    for choice in ("target", "all"):
+        out = tmp_path / choice
+        result = CliRunner().invoke(app, ["train", "--encoder", "word2vec", "--corpus", str(corpus), "--corpus", juice_file,
+                                          "--juice-cells", choice, "--out", str(out), "--param", "tokens__min_token_count=1"])
+        assert result.exit_code == 0, result.output
+        n_cells[choice] = json.loads((out / "train.json").read_text())["n_cells"]
+    assert n_cells == {"target": 42 + 5, "all": 42 + 8}

@@ -9,23 +9,34 @@ from coral.corpora.records import Cell, Notebook
 from coral.problems import OVERSIZE, ProblemLog
 
 MARKDOWN_LOOKBACK = 3  # CORAL: the most recent markdown cell at most three cells above
+JUICE_CELL_CHOICES = ("target", "all")
 
 
 @dataclass(frozen=True, slots=True)
 class ReaderOptions:
-    """Limits past which a notebook or cell is skipped (and logged as ``oversize``).
+    """How corpora are read: size limits and which JuICe cells become items to label.
 
-    The defaults keep every notebook and code cell of the GitHub corpus (largest notebook
+    Notebooks and code cells past the limits are skipped (and logged as ``oversize``). The
+    defaults keep every notebook and code cell of the GitHub corpus (largest notebook
     0.8 MB, largest code cell under 100,000 characters) while keeping pathological inputs,
     such as data pasted into a cell, away from the parser.
+
+    ``juice_cells``: ``"target"`` labels each JuICe record's target cell only, its context
+    cells serving as context; ``"all"`` labels every distinct code cell, context included
+    (one item per notebook and position, however many records repeat it).
     """
 
     max_notebook_bytes: int = 20_000_000
     max_code_cell_chars: int = 100_000
+    juice_cells: str = "target"
     # When set, only notebooks whose id, or the id of one of whose cells, is in this set are
     # read on (``coral predict --only-gold``): the rest are dropped before parsing, unlogged,
     # because leaving them out is what was asked for.
     only_ids: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.juice_cells not in JUICE_CELL_CHOICES:
+            raise ValueError(f"juice_cells must be one of {', '.join(JUICE_CELL_CHOICES)}, not {self.juice_cells!r}")
 
     def selects(self, notebook: Notebook) -> bool:
         """Whether ``notebook`` passes ``only_ids``."""
@@ -59,11 +70,17 @@ def source_text(value: Any) -> str | None:
 
 
 def attach_markdown_above(cells: list[Cell]) -> list[Cell]:
-    """Fill ``markdown_above`` of each code cell from the nearest of the three cells above it."""
+    """Fill ``markdown_above`` of each code cell from the nearest of the three cells above it.
+
+    Distances count cell indices, so a cell the reader skipped (or a corpus left out, as
+    JuICe leaves out cells far from its target) still counts as a cell in between.
+    """
     for position, cell in enumerate(cells):
         if cell.cell_type != "code":
             continue
         for above in reversed(cells[max(0, position - MARKDOWN_LOOKBACK) : position]):
+            if cell.index - above.index > MARKDOWN_LOOKBACK:
+                break
             if above.cell_type == "markdown":
                 cell.markdown_above = above.source.strip()
                 break

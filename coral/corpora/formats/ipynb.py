@@ -1,13 +1,16 @@
 """Jupyter notebooks (nbformat v4, and v1-v3 through nbformat's converter) as files or in archives.
 
 Notebook ids: the path relative to the folder or archive given, or the file name for a file
-given on its own. nbgrader cell metadata becomes ``Cell.nbgrader`` in every layout that
-carries notebooks, so nbgrader assignments need no format of their own.
+given on its own. nbgrader cell metadata becomes ``Cell.nbgrader`` and the cell's ``role``
+in every layout that carries notebooks, so nbgrader assignments need no format of their
+own; Data Science Problems notebooks (cells with a ``task_id``) get DSP's roles instead
+(``coral.corpora.formats.dsp``).
 """
 
 from __future__ import annotations
 
 import json
+import stat
 import tarfile
 import warnings
 import zipfile
@@ -18,6 +21,7 @@ from typing import Any
 
 import nbformat
 
+from coral.corpora.formats import dsp
 from coral.corpora.formats.common import ReaderOptions, attach_markdown_above, is_python_language, source_text
 from coral.corpora.records import Cell, Notebook
 from coral.problems import (
@@ -27,8 +31,10 @@ from coral.problems import (
     CORRUPT_ARCHIVE,
     MALFORMED_JSON,
     MISSING_FIELD,
+    NESTED_ARCHIVE,
     NON_PYTHON_KERNEL,
     NOT_A_NOTEBOOK,
+    SPECIAL_FILE,
     TRUNCATED_ARCHIVE,
     UNDECODABLE_BYTES,
     UNREADABLE_FILE,
@@ -37,6 +43,7 @@ from coral.problems import (
 )
 
 NOTEBOOK_SUFFIX = ".ipynb"
+NESTED_ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 
 
 def nbgrader_role(metadata: Any) -> str | None:
@@ -100,7 +107,10 @@ def notebook_from_json(
     v4 JSON is read directly (no schema validation: it is the hot path); older versions go
     through nbformat's converter, which flattens v3 worksheets in order.
     """
-    if not isinstance(data, dict) or not ("cells" in data or "worksheets" in data):
+    if not isinstance(data, dict):
+        problems.add(origin, notebook_id, NOT_A_NOTEBOOK, f"the JSON is {json.dumps(data)[:40]}, not an object")
+        return None
+    if not ("cells" in data or "worksheets" in data):
         problems.add(origin, notebook_id, NOT_A_NOTEBOOK, "no 'cells' or 'worksheets' in the JSON")
         return None
     version = data.get("nbformat")
@@ -122,6 +132,7 @@ def notebook_from_json(
         return None
 
     cells: list[Cell] = []
+    problem_cells: list[int] = []  # cells with a Data Science Problems task_id
     for index, raw in enumerate(raw_cells):
         cell_id = f"{notebook_id}#{index}"
         if not isinstance(raw, dict):
@@ -135,10 +146,17 @@ def notebook_from_json(
             problems.add(origin, cell_id, BAD_FIELD, f"'source' is a {type(raw['source']).__name__}")
             continue
         cell_type = raw.get("cell_type")
-        cell_type = cell_type if cell_type in ("code", "markdown") else "raw"
+        if cell_type not in ("code", "markdown", "raw"):
+            problems.add(origin, cell_id, MISSING_FIELD if cell_type is None else BAD_FIELD,
+                         f"cell_type is {json.dumps(cell_type)[:40]}: read as a raw cell (not labelled)")
+            cell_type = "raw"
         if cell_type == "code" and not options.code_fits(source, origin, cell_id, problems):
             continue
         execution_count = raw.get("execution_count")
+        cell_metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        if cell_metadata.get("task_id") is not None:
+            problem_cells.append(index)
+        nbgrader = nbgrader_role(cell_metadata)
         cells.append(
             Cell(
                 notebook_id=notebook_id,
@@ -146,10 +164,13 @@ def notebook_from_json(
                 cell_type=cell_type,
                 source=source,
                 execution_count=execution_count if type(execution_count) is int else None,
-                nbgrader=nbgrader_role(raw.get("metadata")),
+                nbgrader=nbgrader,
+                role=nbgrader,
                 id=cell_id,
             )
         )
+    if problem_cells:
+        dsp.assign_notebook_roles(cells, problem_cells)
     return Notebook(
         id=notebook_id,
         cells=attach_markdown_above(cells),
@@ -168,7 +189,7 @@ def notebook_from_bytes(
     if not options.notebook_fits(len(raw), origin, notebook_id, problems):
         return None
     data = parse_json_bytes(raw, notebook_id, origin, problems)
-    if data is None:
+    if data is NOT_JSON:
         return None
     try:
         return notebook_from_json(data, notebook_id, origin, problems, options, **where)
@@ -177,38 +198,55 @@ def notebook_from_bytes(
         return None
 
 
-def parse_json_bytes(raw: bytes, item: str | None, origin: str, problems: ProblemLog) -> Any | None:
-    """UTF-8 JSON (a BOM allowed) or None with the reason logged: undecodable or malformed."""
+NOT_JSON = object()  # what parse_json_bytes returns for bytes that are not JSON (JSON null is None)
+
+
+def parse_json_bytes(raw: bytes, item: str | None, origin: str, problems: ProblemLog) -> Any:
+    """UTF-8 JSON (a BOM allowed), or ``NOT_JSON`` with the reason logged: undecodable or malformed."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         problems.add(origin, item, UNDECODABLE_BYTES, str(error))
-        return None
+        return NOT_JSON
     if not text.strip():
         problems.add(origin, item, MALFORMED_JSON, "empty")
-        return None
+        return NOT_JSON
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
         problems.add(origin, item, MALFORMED_JSON, str(error))
     except RecursionError:
         problems.add(origin, item, MALFORMED_JSON, "JSON nested too deeply to read")
-    return None
+    return NOT_JSON
+
+
+def ipynb_file_bytes(path: Path, notebook_id: str, problems: ProblemLog, options: ReaderOptions) -> bytes | None:
+    """The bytes of one ``.ipynb`` file, or None (logged) when it is too large or unreadable."""
+    origin = str(path)
+    try:
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):  # a FIFO would block the read, a device never end it
+            problems.add(origin, notebook_id, SPECIAL_FILE, "a FIFO, device or socket, not a file: not read")
+            return None
+        if not options.notebook_fits(status.st_size, origin, notebook_id, problems):
+            return None
+        return path.read_bytes()
+    except OSError as error:
+        problems.add(origin, notebook_id, UNREADABLE_FILE, str(error))
+        return None
 
 
 def read_ipynb_file(path: Path, notebook_id: str, problems: ProblemLog, options: ReaderOptions) -> Iterator[Notebook]:
     """The notebook in one ``.ipynb`` file (nothing if it cannot be used)."""
-    origin = str(path)
-    try:
-        if not options.notebook_fits(path.stat().st_size, origin, notebook_id, problems):
-            return
-        raw = path.read_bytes()
-    except OSError as error:
-        problems.add(origin, notebook_id, UNREADABLE_FILE, str(error))
-        return
-    notebook = notebook_from_bytes(raw, notebook_id, origin, problems, options, path=notebook_id)
+    raw = ipynb_file_bytes(path, notebook_id, problems, options)
+    notebook = None if raw is None else notebook_from_bytes(raw, notebook_id, str(path), problems, options, path=notebook_id)
     if notebook is not None:
         yield notebook
+
+
+def is_nested_archive(name: str) -> bool:
+    """An archive inside an archive: not opened (reported instead)."""
+    return name.lower().endswith(NESTED_ARCHIVE_SUFFIXES) and "__MACOSX" not in name.split("/")
 
 
 def is_notebook_member(name: str) -> bool:
@@ -229,10 +267,10 @@ def zip_members(path: Path) -> list[zipfile.ZipInfo]:
     return sorted(members, key=lambda info: info.filename)
 
 
-def read_zip(
+def zip_notebook_bytes(
     path: Path, problems: ProblemLog, options: ReaderOptions, start: int = 0, stop: int | None = None
-) -> Iterator[Notebook]:
-    """Notebooks ``start:stop`` (in member-name order) of a zip archive."""
+) -> Iterator[tuple[str, str, bytes]]:
+    """``(member name, origin, bytes)`` of notebooks ``start:stop`` (in member-name order) of a zip archive."""
     try:
         members = zip_members(path)
         archive = zipfile.ZipFile(path)
@@ -240,6 +278,10 @@ def read_zip(
         problems.add(str(path), None, CORRUPT_ARCHIVE, str(error))
         return
     with archive:
+        if start == 0:  # reported once, by the unit that reads the archive's first members
+            for info in archive.infolist():
+                if is_nested_archive(info.filename):
+                    problems.add(f"{path}:{info.filename}", info.filename, NESTED_ARCHIVE, "an archive inside an archive is not opened")
         for info in members[start:stop]:
             origin = f"{path}:{info.filename}"
             if not options.notebook_fits(info.file_size, origin, info.filename, problems):
@@ -249,23 +291,39 @@ def read_zip(
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as error:
                 problems.add(origin, info.filename, CORRUPT_ARCHIVE, str(error))
                 continue
-            notebook = notebook_from_bytes(raw, info.filename, origin, problems, options, path=info.filename)
-            if notebook is not None:
-                yield notebook
+            except (RuntimeError, NotImplementedError) as error:  # encrypted, or compressed with deflate64...
+                problems.add(origin, info.filename, CORRUPT_ARCHIVE, f"cannot be extracted: {error}")
+                continue
+            yield info.filename, origin, raw
 
 
-def read_tar(
+def read_zip(
     path: Path, problems: ProblemLog, options: ReaderOptions, start: int = 0, stop: int | None = None
 ) -> Iterator[Notebook]:
-    """Notebooks ``start:stop`` (in archive order) of a tar archive, compressed or not, streamed.
+    """Notebooks ``start:stop`` (in member-name order) of a zip archive."""
+    yield from _member_notebooks(zip_notebook_bytes(path, problems, options, start, stop), problems, options)
 
-    A truncated archive keeps every notebook before the break and logs the break.
-    """
+
+def _member_notebooks(members: Iterator[tuple[str, str, bytes]], problems: ProblemLog, options: ReaderOptions) -> Iterator[Notebook]:
+    for name, origin, raw in members:
+        notebook = notebook_from_bytes(raw, name, origin, problems, options, path=name)
+        if notebook is not None:
+            yield notebook
+
+
+def tar_notebook_bytes(
+    path: Path, problems: ProblemLog, options: ReaderOptions, start: int = 0, stop: int | None = None
+) -> Iterator[tuple[str, str, bytes]]:
+    """``(member name, origin, bytes)`` of notebooks ``start:stop`` (in archive order) of a tar
+    archive, compressed or not, streamed. A truncated archive keeps every notebook before the
+    break and logs the break."""
     ordinal = -1
     try:
         with tarfile.open(path, "r:*") as archive:
             for info in archive:
-                if not (info.isfile() and is_notebook_member(info.name)):
+                if not (_is_file_or_link(info) and is_notebook_member(info.name)):
+                    if start == 0 and _is_file_or_link(info) and is_nested_archive(info.name):
+                        problems.add(f"{path}:{info.name}", info.name, NESTED_ARCHIVE, "an archive inside an archive is not opened")
                     continue
                 ordinal += 1
                 if ordinal < start:
@@ -275,13 +333,26 @@ def read_tar(
                 origin = f"{path}:{info.name}"
                 if not options.notebook_fits(info.size, origin, info.name, problems):
                     continue
-                member = archive.extractfile(info)
-                raw = member.read() if member is not None else b""
-                notebook = notebook_from_bytes(raw, info.name, origin, problems, options, path=info.name)
-                if notebook is not None:
-                    yield notebook
+                try:
+                    member = archive.extractfile(info)  # a link yields its target's content
+                except (KeyError, RecursionError) as error:  # a link to a member the archive lacks, or a loop
+                    problems.add(origin, info.name, CORRUPT_ARCHIVE, f"a link to a missing member: {error}")
+                    continue
+                yield info.name, origin, member.read() if member is not None else b""
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
         problems.add(str(path), None, TRUNCATED_ARCHIVE, f"{error!r} after {ordinal + 1} notebook members")
+
+
+def read_tar(
+    path: Path, problems: ProblemLog, options: ReaderOptions, start: int = 0, stop: int | None = None
+) -> Iterator[Notebook]:
+    """Notebooks ``start:stop`` (in archive order) of a tar archive (see :func:`tar_notebook_bytes`)."""
+    yield from _member_notebooks(tar_notebook_bytes(path, problems, options, start, stop), problems, options)
+
+
+def _is_file_or_link(info: tarfile.TarInfo) -> bool:
+    """A regular member, or a hard or symbolic link (read as the member it points to)."""
+    return info.isfile() or info.islnk() or info.issym()
 
 
 def count_tar_members(path: Path) -> int:
@@ -290,7 +361,7 @@ def count_tar_members(path: Path) -> int:
     try:
         with tarfile.open(path, "r:*") as archive:
             for info in archive:
-                count += info.isfile() and is_notebook_member(info.name)
+                count += _is_file_or_link(info) and is_notebook_member(info.name)
     except (tarfile.TarError, EOFError, zlib.error, OSError):
         pass
     return count

@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from coral.corpora.formats.common import ReaderOptions
-from coral.corpora.formats.ipynb import parse_json_bytes
+from coral.corpora.formats.ipynb import NOT_JSON, parse_json_bytes
 from coral.problems import CORRUPT_GZIP, TRUNCATED_GZIP, ProblemLog
 
 GZIP_MAGIC = b"\x1f\x8b"
+SKIP_PIECE_BYTES = 1 << 16  # an oversized line is read past in pieces of this size
+GUESS_LINE_BYTES = 20_000_000  # longer lines are not used to guess a file's layout
 _STREAM_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
 
 
@@ -27,6 +29,19 @@ def open_maybe_gzip(path: Path) -> IO[bytes]:
     with open(path, "rb") as probe:
         gzipped = probe.read(2) == GZIP_MAGIC
     return gzip.open(path, "rb") if gzipped else open(path, "rb")
+
+
+def bounded_lines(stream: IO[bytes], limit: int) -> Iterator[tuple[int, bytes]]:
+    """``(size, line)`` for each line of ``stream``; a line longer than ``limit`` bytes comes as
+    ``(size, b"")`` and is read past in pieces, never held whole (a 1 GB line costs no memory)."""
+    while raw := stream.readline(limit + 1):
+        if len(raw) <= limit or raw.endswith(b"\n"):
+            yield len(raw), raw
+            continue
+        size = len(raw)
+        while (piece := stream.readline(SKIP_PIECE_BYTES)) and not piece.endswith(b"\n"):
+            size += len(piece)
+        yield size + len(piece), b""
 
 
 def _stream_error_reason(error: BaseException) -> str:
@@ -54,15 +69,15 @@ def iter_json_lines(
     try:
         key = _file_key(path)
         stream, next_line = _resume_stream(key, path, start)
-        for raw in stream:
+        for size, raw in bounded_lines(stream, options.max_notebook_bytes):
             line_index = next_line
             next_line += 1
             if line_index < start:
                 continue
             origin = f"{path}:{next_line}"
-            if options.notebook_fits(len(raw), origin, None, problems, what="line of ") and raw.strip():
+            if options.notebook_fits(size, origin, None, problems, what="line of ") and raw.strip():
                 record = parse_json_bytes(raw, None, origin, problems)
-                if record is not None:
+                if record is not NOT_JSON:
                     yield next_line, record
             if stop is not None and next_line >= stop:
                 finished_range = True
@@ -116,25 +131,26 @@ def count_lines(path: Path) -> int:
     count = 0
     try:
         with open_maybe_gzip(path) as stream:
-            for _ in stream:
+            for _ in bounded_lines(stream, SKIP_PIECE_BYTES):
                 count += 1
     except _STREAM_ERRORS:
         pass  # the reader of the last work unit meets the same break and logs it
     return count
 
 
-def first_records(path: Path, limit: int = 5, max_lines: int = 20) -> list[Any]:
-    """Up to ``limit`` JSON values from the first ``max_lines`` lines, to recognise a layout."""
+def first_records(path: Path, limit: int = 5, max_lines: int = 1000) -> list[Any]:
+    """Up to ``limit`` JSON objects from the first ``max_lines`` lines, to recognise a layout
+    (lines that are not JSON objects are passed over: a damaged head does not hide the records after it)."""
     records: list[Any] = []
     scratch = ProblemLog()  # problems are logged when the file is read for real
     try:
         with open_maybe_gzip(path) as stream:
-            for line_index, raw in enumerate(stream):
+            for line_index, (_, raw) in enumerate(bounded_lines(stream, GUESS_LINE_BYTES)):
                 if len(records) >= limit or line_index >= max_lines:
                     break
                 if raw.strip():
                     record = parse_json_bytes(raw, None, str(path), scratch)
-                    if record is not None:
+                    if isinstance(record, dict):
                         records.append(record)
     except _STREAM_ERRORS:
         pass
