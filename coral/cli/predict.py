@@ -28,6 +28,7 @@ def predict_command(
         typer.Option("--aggregate", help=f"For --model heuristics only: {AGGREGATE_HELP} Default: priority."),
     ] = None,
     fit_on: Annotated[Optional[list[Path]], typer.Option(help="With --aggregate labelmodel: fit the LabelModel on these unlabeled corpora instead of on the input. Default: fit on the input.")] = None,
+    only_gold: Annotated[Optional[list[Path]], typer.Option("--only-gold", help="Gold files ({id, stage} JSON Lines): read and predict only the notebooks (or CORAL cells) they name; the rest of the input is skipped before parsing. Repeatable.")] = None,
     format: FormatOption = None,
     with_source: Annotated[bool, typer.Option("--with-source", help="Also write each cell's code (every line names its notebook's path and the cell index).")] = False,
     juice_cells: JuiceCellsOption = JuiceCells("target"),
@@ -61,10 +62,10 @@ def predict_command(
             set_torch_threads(threads)
             stage_model = load_stage_model(model, lf_specs=lfs, aggregation=aggregation, device=device, trust_code=trust_code)
             run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or (), options=options,
-                                 with_source=with_source)
+                                 with_source=with_source, only_gold=only_gold or ())
         else:
-            if fit_on or with_source or trust_code:
-                raise ValueError("--fit-on, --with-source and --trust-code work in one process: use them without --workers/--scheduler")
+            if fit_on or with_source or trust_code or only_gold:
+                raise ValueError("--fit-on, --with-source, --trust-code and --only-gold work in one process: use them without --workers/--scheduler")
             stage_model = load_stage_model(model, lf_specs=lfs, aggregation=aggregation, device="cpu")
             run = predict_corpus_parallel(inputs, model, out, lf_specs=lfs, aggregation=aggregation, format=format,
                                           device=device, workers=workers, scheduler=scheduler, options=options)

@@ -121,9 +121,22 @@ def citations(
 def functions(
     predictions: Predictions,
     out: OutDir,
-    function: Annotated[Optional[list[str]], typer.Option("--function", help="Qualified function (repeatable). Default: the CORAL paper's Table IV list.")] = None,
+    function: Annotated[Optional[list[str]], typer.Option("--function", help="Qualified function (repeatable). Default: functions no shipped LF fires on (see --paper-list).")] = None,
+    paper_list: Annotated[bool, typer.Option("--paper-list", help="Use the CORAL paper's Table IV functions (most of which the extended LFs label).")] = False,
+    lfs: Annotated[list[str], typer.Option("--lfs", help="The LF sets the model was trained on, to check that the functions are unseen. Repeatable.")] = ["paper", "extended"],
 ) -> None:
-    """Stages of the cells that call given functions (the CORAL paper's Table IV)."""
+    """Stages of the cells that call given functions (the CORAL paper's Table IV).
+
+    Warns about, and marks in the table (seen_by_lfs) and figure (†), every function that a
+    training LF fires on: the model saw those labelled, so they do not show generalisation.
+    """
+    from coral.labeling.analysis import lfs_firing_on_functions
+    from coral.labeling.lfsets import load_lf_sets
     from coral.studies import functions as study
 
-    _report(lambda: study.run(predictions, out, functions=tuple(function) if function else study.DEFAULT_FUNCTIONS))
+    chosen = tuple(function) if function else study.PAPER_FUNCTIONS if paper_list else study.DEFAULT_FUNCTIONS
+    seen_by = lfs_firing_on_functions(chosen, load_lf_sets(lfs))
+    for name, fired in seen_by.items():
+        if fired:
+            typer.secho(f"warning: {name} is not unseen: LF {', '.join(fired)} fires on it", fg=typer.colors.YELLOW, err=True)
+    _report(lambda: study.run(predictions, out, functions=chosen, seen_by=seen_by))

@@ -92,3 +92,33 @@ def train_command(
                f"{run.n_excluded} excluded) in {run.seconds:.0f}s -> {out}")
     if run.n_problems:
         typer.echo(f"{run.n_problems} problems ({json.dumps(run.problems_by_reason)}) -> {out / 'errors.jsonl'}")
+
+
+@app.command("ablate")
+def ablate_command(
+    spec: Annotated[str, typer.Argument(help="Spec file (YAML or TOML), or a spec shipped with coral: cpu (2 CPU cores, about an hour) or paper (GPU).")],
+    gold: Annotated[list[Path], typer.Option("--gold", help="Gold labels ({id, stage} JSON Lines) to score on; their cells and notebooks never train. Repeat for several gold sets.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: grid/ (per run and seed), cache/, results/<gold>/ (tables and charts).")],
+    data: Annotated[Path, typer.Option(help="Folder the spec's relative paths (corpus, eval_corpus, exclusions) start from.")] = Path("."),
+    finished_only: Annotated[bool, typer.Option("--finished-only", help="Train nothing: tabulate the runs that have finished (while the grid runs elsewhere, or after it was stopped).")] = False,
+    device: DeviceOption = "auto",
+    threads: ThreadsOption = None,
+) -> None:
+    """Run an ablation grid (models x settings x seeds x training sizes) and write the paper's tables.
+
+    Resumable: a rerun with the same OUT skips every finished (run, seed). See docs/results.md.
+    """
+    from coral.jobs.ablate import describe_spec, load_spec, run_ablation
+
+    set_torch_threads(threads)
+    try:
+        ablation = load_spec(spec, data)
+        typer.echo(f"grid: {json.dumps(describe_spec(ablation))}")
+        result = run_ablation(ablation, gold, out, device=device, finished_only=finished_only)
+    except (ValueError, FileNotFoundError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    excluded = f"; {result.n_excluded} training-corpus cells excluded (gold and held-out notebooks)" if result.trained else ""
+    typer.echo(f"trained {result.trained} grid cells, {result.skipped} already done{excluded}")
+    for name, folder in result.results.items():
+        typer.echo(f"  {name}: {folder}")

@@ -209,8 +209,13 @@ def read_source(
     start: int = 0,
     stop: int | None = None,
 ) -> Iterator[Notebook]:
-    """Notebooks of one source; ``start:stop`` select records (lines, archive members) by position."""
-    for notebook in _read_source(source, problems, options or ReaderOptions(), start, stop):
+    """Notebooks of one source; ``start:stop`` select records (lines, archive members) by
+    position, and ``options.only_ids`` selects notebooks by id before anything parses them."""
+    options = options or ReaderOptions()
+    notebooks = _read_source(source, problems, options, start, stop)
+    if options.only_ids is not None:
+        notebooks = filter(options.selects, notebooks)
+    for notebook in notebooks:
         yield _with_valid_values(notebook, problems)
 
 

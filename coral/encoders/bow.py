@@ -1,8 +1,10 @@
 """Bag-of-tokens baselines: gensim LDA topic mixtures or averaged Word2Vec vectors of a cell,
 then a scikit-learn logistic regression trained on the weak labels.
 
-A cell's tokens are the sub-tokens of its AST values (identifiers, literals), the words of
-its markdown above, and its qualified API calls kept whole (``pandas.read_csv``). Soft weak
+A cell's tokens (``model__token_source``): ``code``, the sub-tokens of its identifiers and
+literals; or ``ast``, its serialised AST (each node's type, then its value's sub-tokens, in
+preorder), as the CORAL paper's Word2Vec-with-AST baseline reads a cell. Both add the words
+of the markdown above and the qualified API calls kept whole (``pandas.read_csv``). Soft weak
 labels are used exactly: each covered cell enters the classifier once per stage with the
 label model's probability as its sample weight, which makes the logistic loss the
 cross-entropy against the soft label.
@@ -34,6 +36,7 @@ from coral.encoders.vocab import TokenConfig
 CLASSIFIER_FILE = "classifier.npz"  # the scaler's and the logistic regression's fitted arrays
 # pickles that earlier versions wrote: refused, since unpickling runs code
 LEGACY_FILES = ("classifier.joblib", "lda.dictionary", "lda.model", "word2vec.model")
+TOKEN_SOURCES = ("code", "ast")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class ClassifierConfig(ParamGroup):
     """The logistic regression on top of the token features; subclasses add the features' parameters."""
 
     C: float = 1.0  # inverse regularisation strength
+    token_source: str = "code"  # "code": identifier and literal sub-tokens; "ast": the serialised AST
 
 
 def soft_label_rows(features: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -67,8 +71,12 @@ class BagOfTokensEncoder(Encoder):
         self.seed = seed
 
     def _docs(self, cells: Sequence[ParsedCell]) -> list[list[str]]:
-        """A cell's tokens, and its qualified API calls kept whole."""
-        return [self.tokens.cell_tokens(cell) + list(cell.apis) for cell in cells]
+        """A cell's tokens (``model.token_source``), and its qualified API calls kept whole."""
+        if self.model.token_source == "code":
+            return [self.tokens.cell_tokens(cell) + list(cell.apis) for cell in cells]
+        if self.model.token_source == "ast":
+            return [self.tokens.ast_tokens(cell) + list(cell.apis) for cell in cells]
+        raise ValueError(f"model__token_source must be one of {', '.join(TOKEN_SOURCES)}, not {self.model.token_source!r}")
 
     @abstractmethod
     def _fit_features(self, docs: list[list[str]]) -> None:

@@ -59,6 +59,16 @@ class TokenConfig(ParamGroup):
                   for tok in subtokens(value, self.subtokens_per_node)]
         return tokens + markdown_tokens(cell, self.max_markdown_tokens)
 
+    def ast_tokens(self, cell: ParsedCell) -> list[str]:
+        """The first ``max_nodes`` AST nodes serialised in preorder (each node's type, then its
+        value's sub-tokens), then the markdown words."""
+        tokens = []
+        for node_type, value in zip(cell.graph.types[: self.max_nodes], cell.graph.values[: self.max_nodes]):
+            tokens.append(f"<{node_type}>")  # apart from sub-tokens of the same spelling
+            if value:
+                tokens.extend(subtokens(value, self.subtokens_per_node))
+        return tokens + markdown_tokens(cell, self.max_markdown_tokens)
+
 
 @dataclass
 class Vocabulary:

@@ -67,6 +67,19 @@ def read_gold(path: str | Path) -> dict[str, str]:
     return gold
 
 
+def gold_ids(gold_files: Iterable[str | Path]) -> tuple[set[str], set[str]]:
+    """The cell ids of gold files, and the notebooks they name: an id ``<notebook>#<index>``
+    names its notebook; any other id (CORAL's numbers) names only its cell. Training keeps
+    both out; ``--only-gold`` reads only them."""
+    cells, notebooks = set(), set()
+    for path in gold_files:
+        for cell_id in read_gold(path):
+            cells.add(cell_id)
+            if "#" in cell_id:
+                notebooks.add(cell_id.rsplit("#", 1)[0])
+    return cells, notebooks
+
+
 def evaluate_stages(
     gold: Sequence[str], predicted: Sequence[str | None], *, random_seeds: int = DEFAULT_RANDOM_SEEDS
 ) -> Evaluation:

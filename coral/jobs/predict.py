@@ -16,7 +16,7 @@ import shutil
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
@@ -29,6 +29,7 @@ from coral.corpora.cells import CellPart, plan_cell_parts, read_cells
 from coral.corpora.dask_runner import run_tasks
 from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.records import ParsedCell
+from coral.jobs.evaluate import gold_ids
 from coral.predictions import Prediction, predictions_from_proba, write_predictions
 from coral.problems import ProblemLog
 
@@ -174,6 +175,7 @@ def predict_corpus(
     *,
     format: str | None = None,
     fit_on: Sequence[str | Path] = (),
+    only_gold: Sequence[str | Path] = (),
     progress: bool = True,
     options: ReaderOptions | None = None,
     with_source: bool = False,
@@ -185,18 +187,24 @@ def predict_corpus(
     ``options`` says how corpora are read (size limits, which JuICe cells are items).
 
     ``fit_on`` (heuristics with the LabelModel only) fits the LabelModel on other, unlabeled
-    corpora instead of on the input itself. Each prediction carries the path its notebook
-    was read from and, with ``with_source``, the cell's code. An input that yields no code
-    cell at all is a :class:`NoUsableInputError` (after the problems log is written).
+    corpora instead of on the input itself. ``only_gold`` (gold files) reads and predicts only
+    the notebooks and cells they name, skipping the rest of the input before parsing. Each
+    prediction carries the path its notebook was read from and, with ``with_source``, the
+    cell's code. An input that yields no code cell at all is a :class:`NoUsableInputError`
+    (after the problems log is written).
     """
     out = Path(out)
     if out.is_dir():  # refused before the corpus is read, not after
         raise ValueError(f"{out}: is a folder; predictions are written to a file, e.g. {out / 'predictions.jsonl'}")
     problems = ProblemLog()
+    fit_options = options
+    if only_gold:
+        cells, notebooks = gold_ids(only_gold)
+        options = replace(options or ReaderOptions(), only_ids=frozenset(cells | notebooks))
     if fit_on:
         if not (_is_heuristics(model) and model.aggregation == "labelmodel"):
             raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
-        model.fit(read_cells(fit_on, format, problems, options))
+        model.fit(read_cells(fit_on, format, problems, fit_options))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     origins: dict[str, str] = {}

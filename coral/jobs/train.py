@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from coral.corpora.cells import read_cells
 from coral.corpora.readers import ReaderOptions
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import Encoder, make_encoder
-from coral.jobs.evaluate import read_gold
+from coral.jobs.evaluate import gold_ids
 from coral.labeling.aggregate import AggregationMethod
 from coral.labeling.lfsets import DEFAULT_LF_SETS
 from coral.labeling.model import HeuristicStageModel
@@ -55,32 +56,21 @@ class TrainRun:
     seconds: float = 0.0
 
 
-def excluded_ids(gold_files: Iterable[str | Path]) -> tuple[set[str], set[str]]:
-    """Cell ids and whole notebooks to keep out of training (development sets must stay unseen).
-
-    An id ``<notebook>#<index>`` excludes its whole notebook; any other id excludes that cell.
-    """
-    cells, notebooks = set(), set()
-    for path in gold_files:
-        for cell_id in read_gold(path):
-            cells.add(cell_id)
-            if "#" in cell_id:
-                notebooks.add(cell_id.rsplit("#", 1)[0])
-    return cells, notebooks
+def choose_notebooks(cell_counts: dict[str, int], max_cells: int, seed: int) -> set[str]:
+    """Whole notebooks in a seeded random order until they hold ``max_cells`` cells."""
+    chosen: set[str] = set()
+    total = 0
+    for notebook in np.random.default_rng(seed).permutation(sorted(cell_counts)):
+        if total >= max_cells:
+            break
+        chosen.add(str(notebook))
+        total += cell_counts[notebook]
+    return chosen
 
 
 def subsample_notebooks(cells: list[ParsedCell], max_cells: int, seed: int) -> list[ParsedCell]:
     """Whole notebooks in a seeded random order until ``max_cells``: keeps notebook context intact."""
-    by_notebook: dict[str, list[ParsedCell]] = {}
-    for cell in cells:
-        by_notebook.setdefault(cell.notebook_id, []).append(cell)
-    chosen: set[str] = set()
-    total = 0
-    for notebook in np.random.default_rng(seed).permutation(sorted(by_notebook)):
-        if total >= max_cells:
-            break
-        chosen.add(notebook)
-        total += len(by_notebook[notebook])
+    chosen = choose_notebooks(Counter(cell.notebook_id for cell in cells), max_cells, seed)
     return [cell for cell in cells if cell.notebook_id in chosen]
 
 
@@ -116,7 +106,7 @@ def train_from_corpus(
     run = TrainRun(encoder=encoder, params=model.get_params(), corpus=[str(p) for p in corpus], lfs=list(lf_specs),
                    aggregation=aggregation, excluded_by=[str(p) for p in exclude], max_cells=max_cells, seed=seed)
     problems = ProblemLog()
-    skip_cells, skip_notebooks = excluded_ids(exclude)
+    skip_cells, skip_notebooks = gold_ids(exclude)
     cells = []
     for cell in read_cells(corpus, format=format, problems=problems, options=options):
         if cell.id in skip_cells or cell.notebook_id in skip_notebooks:

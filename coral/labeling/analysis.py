@@ -9,9 +9,13 @@ from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
-from snorkel.labeling import LFAnalysis
+from snorkel.labeling import LabelingFunction, LFAnalysis
 
+from coral.corpora.parse import parse_notebook
+from coral.corpora.records import Cell, Notebook, ParsedCell
+from coral.labeling.apply import apply_lfs
 from coral.labeling.matrix import LabelMatrix
+from coral.problems import ProblemLog
 from coral.stages import ABSTAIN, STAGE_NAMES, stage_from_name
 
 
@@ -81,3 +85,39 @@ def disagreements(matrix: LabelMatrix, lf_name: str, gold: Mapping[str, str] | N
             rows.append({"id": matrix.ids[i], "vote": STAGE_NAMES[votes[i]], "gold": gold_stage,
                          "conflicting_lfs": ", ".join(f"{name}={stage}" for name, stage in others.items())})
     return pd.DataFrame(rows, columns=["id", "vote", "gold", "conflicting_lfs"])
+
+
+def lfs_firing_on_functions(functions: Sequence[str], lfs: Sequence[LabelingFunction]) -> dict[str, list[str]]:
+    """Per function: the LFs that vote on a cell calling it, where they abstain on the same
+    cell calling a function no LF knows. A study of how a model labels "unseen" functions
+    (the CORAL paper's Table IV) must leave out the functions with a non-empty list: the
+    model was trained on those functions' weak labels.
+
+    Each function is probed in two written forms, qualified (``pandas.DataFrame.dropna(data)``,
+    after ``import pandas`` in the cell above) and as a method (``data.dropna()``), so that
+    LFs matching qualified APIs and LFs matching calls as written are both caught.
+    """
+    probes = {"": _probe_cells(PROBE_BASELINE)}
+    probes.update({function: _probe_cells(function) for function in functions})
+    cells = [cell for group in probes.values() for cell in group]
+    L = apply_lfs(cells, lfs, on_error="log", problems=ProblemLog())
+    baseline = (L[: len(probes[""])] != ABSTAIN).any(axis=0)
+    fired: dict[str, list[str]] = {}
+    start = len(probes[""])
+    for function in functions:
+        votes = (L[start : start + len(probes[function])] != ABSTAIN).any(axis=0) & ~baseline
+        fired[function] = [lf.name for lf, vote in zip(lfs, votes) if vote]
+        start += len(probes[function])
+    return fired
+
+
+PROBE_BASELINE = "coral_probe.unknown_function"
+
+
+def _probe_cells(function: str) -> list[ParsedCell]:
+    module, _, last = function.rpartition(".")
+    root = function.split(".", 1)[0]
+    sources = [f"import {root}", "data = None", f"result = {function}(data)\ndata = result", f"result = data.{last}()\ndata = result"]
+    notebook = Notebook(id=f"probe:{function}", origin="probe",
+                        cells=[Cell(f"probe:{function}", index, "code", source) for index, source in enumerate(sources)])
+    return parse_notebook(notebook, ProblemLog())[2:]

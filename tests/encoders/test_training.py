@@ -104,6 +104,7 @@ def test_resume_without_checkpoint_is_a_clear_error(corpus, tmp_path):
 @pytest.mark.parametrize("name, params", [
     ("lda", {"model__n_topics": 5, "tokens__min_token_count": 1, "model__passes": 20}),
     ("word2vec", {"model__vector_size": 16, "tokens__min_token_count": 1, "model__epochs": 20}),
+    ("word2vec", {"model__vector_size": 16, "tokens__min_token_count": 1, "model__epochs": 20, "model__token_source": "ast"}),
 ])
 def test_baselines_fit_predict_save_load(corpus, tmp_path, name, params):
     cells, y, labels = corpus
@@ -116,6 +117,16 @@ def test_baselines_fit_predict_save_load(corpus, tmp_path, name, params):
     np.testing.assert_array_equal(load_encoder(tmp_path / name).predict_proba(cells), proba)  # saved as arrays, exactly
     with pytest.raises(ValueError, match="one pass"):
         make_encoder(name, **params).fit(cells, y, resume=True)
+
+
+def test_token_sources_read_code_or_the_serialised_ast():
+    cell = make_cell("df.dropna()")
+    code = make_encoder("word2vec")._docs([cell])[0]
+    ast_tokens = make_encoder("word2vec", model__token_source="ast")._docs([cell])[0]
+    assert "df" in code and not any(token.startswith("<") for token in code)
+    assert ast_tokens[:2] == ["<Module>", "<Expr>"] and "df" in ast_tokens and "dropna" in ast_tokens
+    with pytest.raises(ValueError, match="token_source must be one of code, ast"):
+        make_encoder("word2vec", model__token_source="bpe")._docs([cell])
 
 
 def test_soft_labels_reach_the_baseline_classifier():

@@ -36,6 +36,7 @@ def test_compare_functions_and_citations(studies_dir, tmp_path):
     result = invoke("functions", studies_dir / "predictions.jsonl", "--out", tmp_path / "f", "--function", "seaborn.countplot")
     assert result.exit_code == 0, result.output
     assert pd.read_csv(tmp_path / "f" / "functions.csv")["n_EXPLORE"].tolist() == [1]
+    assert "seaborn.countplot is not unseen: LF ext_plots_data" in result.output  # the warning
     result = invoke("citations", studies_dir / "predictions.jsonl", "--out", tmp_path / "p", "--papers", studies_dir / "papers-gorc.jsonl",
                     "--citations", studies_dir / "citations.csv", "--dask-scheduler", "sync")
     assert result.exit_code == 0, result.output

@@ -6,7 +6,9 @@ import pytest
 
 from coral.predictions import Prediction
 from coral.studies import functions
-from coral.studies.functions import DEFAULT_FUNCTIONS, calls, function_stages
+from coral.labeling.analysis import lfs_firing_on_functions
+from coral.labeling.lfsets import load_lf_sets
+from coral.studies.functions import DEFAULT_FUNCTIONS, PAPER_FUNCTIONS, calls, function_stages
 
 
 def test_a_call_matches_the_name_or_a_call_chained_on_its_result():
@@ -17,8 +19,8 @@ def test_a_call_matches_the_name_or_a_call_chained_on_its_result():
 
 
 def test_stage_distribution_of_the_cells_calling_each_function(fixtures_dir):
-    table = function_stages(fixtures_dir / "studies" / "predictions.jsonl").set_index("function")
-    assert list(table.index) == list(DEFAULT_FUNCTIONS)
+    table = function_stages(fixtures_dir / "studies" / "predictions.jsonl", PAPER_FUNCTIONS).set_index("function")
+    assert list(table.index) == list(PAPER_FUNCTIONS)
     dropna = table.loc["pandas.DataFrame.dropna"]
     assert (dropna["cells"], dropna["abstained"], dropna["n_WRANGLE"], dropna["frac_WRANGLE"]) == (3, 1, 2, 1.0)
     groupby = table.loc["pandas.DataFrame.groupby"]
@@ -34,3 +36,18 @@ def test_run_writes_the_table_and_figure_and_reports_unused_functions(tmp_path):
     assert written.loc["my.func", "frac_MODEL"] == pytest.approx(2 / 3) and written.loc["my.func", "top_stage"] == "MODEL"
     assert [p.item for p in output.problems] == ["other.func"]
     assert (tmp_path / "functions.png").stat().st_size > 1000 and (tmp_path / "functions.pdf").exists()
+
+
+def test_the_default_functions_are_unseen_by_the_shipped_lfs_and_seen_ones_are_named():
+    seen = lfs_firing_on_functions([*DEFAULT_FUNCTIONS, "sklearn.linear_model.LogisticRegression", "seaborn.heatmap"],
+                                   load_lf_sets(["paper", "extended"]))
+    assert all(seen[function] == [] for function in DEFAULT_FUNCTIONS)
+    assert "paper_seed_model" in seen["sklearn.linear_model.LogisticRegression"]
+    assert "paper_seed_explore" in seen["seaborn.heatmap"]
+
+
+def test_seen_functions_are_marked_in_the_table(tmp_path):
+    records = [Prediction(f"n#{i}", "MODEL", {}, "n", i, 1, ["my.func"]) for i in range(2)]
+    functions.run(records, tmp_path, functions=["my.func", "other.func"], seen_by={"my.func": ["lf_a", "lf_b"], "other.func": []})
+    written = pd.read_csv(tmp_path / "functions.csv", keep_default_na=False).set_index("function")
+    assert written.loc["my.func", "seen_by_lfs"] == "lf_a, lf_b" and written.loc["other.func", "seen_by_lfs"] == ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from coral.corpora.records import Cell
+from coral.corpora.records import Cell, Notebook
 from coral.problems import OVERSIZE, ProblemLog
 
 MARKDOWN_LOOKBACK = 3  # CORAL: the most recent markdown cell at most three cells above
@@ -29,10 +29,20 @@ class ReaderOptions:
     max_notebook_bytes: int = 20_000_000
     max_code_cell_chars: int = 100_000
     juice_cells: str = "target"
+    # When set, only notebooks whose id, or the id of one of whose cells, is in this set are
+    # read on (``coral predict --only-gold``): the rest are dropped before parsing, unlogged,
+    # because leaving them out is what was asked for.
+    only_ids: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         if self.juice_cells not in JUICE_CELL_CHOICES:
             raise ValueError(f"juice_cells must be one of {', '.join(JUICE_CELL_CHOICES)}, not {self.juice_cells!r}")
+
+    def selects(self, notebook: Notebook) -> bool:
+        """Whether ``notebook`` passes ``only_ids``."""
+        if self.only_ids is None or notebook.id in self.only_ids:
+            return True
+        return any(cell.id in self.only_ids for cell in notebook.cells)
 
     def notebook_fits(self, n_bytes: int, origin: str, item: str | None, problems: ProblemLog, what: str = "") -> bool:
         """Whether a notebook (file, archive member, shard line) of ``n_bytes`` is within the
