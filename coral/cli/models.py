@@ -64,6 +64,7 @@ def train_command(
     seed: Annotated[int, typer.Option(help="Seed for the split, subsample and training.")] = 0,
     max_cells: Annotated[Optional[int], typer.Option(help="Train on a random subsample of whole notebooks, about this many cells.")] = None,
     exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="Gold files ({id, stage} JSON Lines) whose cells (and, for '<notebook>#<i>' ids, whole notebooks) must stay out of training.")] = None,
+    exclude_notebooks: Annotated[Optional[list[Path]], typer.Option("--exclude-notebooks", help="Lists of notebook ids (one a line, '#' comments) whose notebooks must stay out of training, e.g. held-out evaluation notebooks.")] = None,
     format: Annotated[Optional[str], typer.Option("--format", "-f", help="Corpus format; guessed when not given.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints (same command otherwise).")] = False,
     threads: ThreadsOption = None,
@@ -90,7 +91,7 @@ def train_command(
         params.setdefault("seed", seed)
         model, run = train_from_corpus(
             encoder.value, corpus, out, lfs=lfs, label_model=label_model.value, params=params, format=format,
-            exclude=exclude or (), max_cells=max_cells, seed=seed, resume=resume,
+            exclude=exclude or (), exclude_notebooks=exclude_notebooks or (), max_cells=max_cells, seed=seed, resume=resume,
         )
     except (ValueError, FileNotFoundError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
