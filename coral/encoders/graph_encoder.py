@@ -21,15 +21,9 @@ from torch import Tensor, nn
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import N_STAGES, Encoder, check_weak_labels
 from coral.encoders.graphs import CellGraphDataset, GraphConfig
+from coral.encoders.monitor import split_by_notebook, write_metrics
 from coral.encoders.params import ParamGroup
-from coral.encoders.training import (
-    TrainingConfig,
-    TrainState,
-    predict_logits,
-    split_by_notebook,
-    train_network,
-    write_metrics,
-)
+from coral.encoders.training import TrainingConfig, TrainState, predict_logits, train_network
 from coral.encoders.vocab import Vocabulary
 
 VOCAB_FILE = "vocab.json"
