@@ -18,6 +18,7 @@ class EncoderName(str, Enum):
     gnn = "gnn"
     lda = "lda"
     word2vec = "word2vec"
+    context = "context"
 
 
 class LabelModelName(str, Enum):
@@ -48,7 +49,7 @@ def _parse_param(assignment: str) -> tuple[str, Any]:
 def train_command(
     corpus: Annotated[list[Path], typer.Option("--corpus", help="Corpus file or folder (any format), or a parsed Parquet directory. Repeat to combine.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write (weights, vocabulary, encoder.json, train.json, metrics.csv, checkpoints/).")],
-    encoder: Annotated[EncoderName, typer.Option(help="coral: the paper's graph-masked transformer; gnn: GATv2/GIN over the same graphs; lda / word2vec: gensim features + logistic regression.")] = EncoderName.coral,
+    encoder: Annotated[EncoderName, typer.Option(help="coral: the paper's graph-masked transformer; gnn: GATv2/GIN over the same graphs; lda / word2vec: gensim features + logistic regression; context: a BiGRU over a notebook's cells on top of a cell-only encoder (--param base=coral or a trained model directory).")] = EncoderName.coral,
     lfs: Annotated[list[str], typer.Option("--lfs", help="LF set for the weak labels: paper, extended, a seed file, a .py file or a module. Repeat to combine.")] = ["paper"],
     label_model: Annotated[LabelModelName, typer.Option(help="How LF votes become weak labels: priority (the paper's order), majority, or Snorkel's labelmodel (soft labels).")] = LabelModelName.priority,
     config: Annotated[Optional[Path], typer.Option(help="JSON/YAML mapping of encoder parameters, by group (graph: {max_nodes: 120}) or as graph__max_nodes: 120; options given here override it.")] = None,

@@ -180,7 +180,7 @@ def train_network(
             scaler.update()
             scheduler.step()
             state.step += 1
-            n = batch.num_graphs
+            n = len(batch.y)  # cells (a graph encoder's batch is cells, the context encoder's notebooks)
             cells += n
             for name, value in parts.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach()) * n

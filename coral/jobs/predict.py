@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Protocol
 
@@ -100,16 +99,29 @@ def predict_cells(
     model: StageModel, cells: Iterable[ParsedCell], problems: ProblemLog | None = None, progress: bool = False
 ) -> list[Prediction]:
     """Predictions in input order. Heuristics label the whole input first (a LabelModel
-    fitted on the input needs the whole matrix); encoders predict chunk by chunk."""
+    fitted on the input needs the whole matrix); encoders predict chunk by chunk, a chunk
+    ending at a notebook's end (the context encoder reads a notebook's cells together)."""
     if isinstance(model, HeuristicStageModel):
         kept: list[_CellRef] = []
         L = model.label_matrix(_keep_refs(cells, kept), problems=problems, progress=progress)
         return predictions_from_proba(kept, model.predict_proba_matrix(L))  # type: ignore[arg-type]
     predictions: list[Prediction] = []
-    cell_iter = iter(tqdm(cells, disable=not progress, unit=" cells", desc="predicting"))
-    while chunk := list(islice(cell_iter, PREDICT_CHUNK)):
+    for chunk in notebook_chunks(tqdm(cells, disable=not progress, unit=" cells", desc="predicting"), PREDICT_CHUNK):
         predictions.extend(predictions_from_proba(chunk, model.predict_proba(chunk)))
     return predictions
+
+
+def notebook_chunks(cells: Iterable[ParsedCell], size: int) -> Iterator[list[ParsedCell]]:
+    """Consecutive cells in chunks of at least ``size`` (the last may be smaller) that never
+    split a notebook's run of cells."""
+    chunk: list[ParsedCell] = []
+    for cell in cells:
+        if len(chunk) >= size and cell.notebook_id != chunk[-1].notebook_id:
+            yield chunk
+            chunk = []
+        chunk.append(cell)
+    if chunk:
+        yield chunk
 
 
 def predict_corpus(

@@ -132,7 +132,7 @@ def test_soft_labels_reach_the_baseline_classifier():
 
 def test_registry_and_parameter_errors(corpus):
     cells, y, _ = corpus
-    assert set(ENCODERS) == {"coral", "gnn", "lda", "word2vec"}
+    assert set(ENCODERS) == {"coral", "gnn", "lda", "word2vec", "context"}
     with pytest.raises(ValueError, match="unknown encoder 'bert'"):
         make_encoder("bert")
     with pytest.raises(ValueError, match="no parameter.*n_heads"):
