@@ -52,6 +52,14 @@ class ContextConfig(ParamGroup):
     cell_vectors: bool = True  # a graph base's z beside its stage log-probabilities (False: log-probabilities only)
 
 
+@dataclass(frozen=True)
+class ContextTrainingConfig(TrainingConfig):
+    """Training of the sequence layer: a batch is ``batch_size`` notebooks; a small layer takes a higher lr."""
+
+    batch_size: int = 16
+    lr: float = 3e-3
+
+
 class ContextNetwork(nn.Module):
     """Cell features of whole notebooks (a PyG batch of notebooks) -> per-cell stage logits."""
 
@@ -93,7 +101,7 @@ class ContextEncoder(Encoder):
     name = "context"
 
     def __init__(self, *, base: str = "coral", context: ContextConfig = ContextConfig(),
-                 training: TrainingConfig = TrainingConfig(batch_size=16, lr=3e-3), seed: int = 0) -> None:
+                 training: TrainingConfig = ContextTrainingConfig(), seed: int = 0) -> None:
         self.base = base
         self.context = context
         self.training = training
