@@ -58,6 +58,7 @@ def train_command(
     seed: Annotated[int, typer.Option(help="Seed for the split, subsample and training.")] = 0,
     max_cells: Annotated[Optional[int], typer.Option(help="Train on a random subsample of whole notebooks, about this many cells. Default: every cell.", min=1)] = None,
     exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="Gold files ({id, stage} JSON Lines) whose cells (and, for '<notebook>#<i>' ids, whole notebooks) must stay out of training. Default: none.")] = None,
+    exclude_notebooks: Annotated[Optional[list[Path]], typer.Option("--exclude-notebooks", help="Lists of notebook ids (one a line, '#' comments) whose notebooks must stay out of training, e.g. held-out evaluation notebooks. Default: none.")] = None,
     format: FormatOption = None,
     juice_cells: JuiceCellsOption = JuiceCells("target"),
     resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints (same command otherwise).")] = False,
@@ -86,7 +87,8 @@ def train_command(
         params.setdefault("seed", seed)
         model, run = train_from_corpus(
             encoder.value, corpus, out, lf_specs=lfs, aggregation=aggregate.value, params=params, format=format,
-            options=ReaderOptions(juice_cells=juice_cells.value), exclude=exclude or (), max_cells=max_cells, seed=seed, resume=resume,
+            options=ReaderOptions(juice_cells=juice_cells.value), exclude=exclude or (), exclude_notebooks=exclude_notebooks or (),
+            max_cells=max_cells, seed=seed, resume=resume,
         )
     typer.echo(f"trained {run.encoder} on {run.n_cells} cells ({run.n_covered} with a weak label, "
                f"{run.n_excluded} excluded) in {run.seconds:.0f}s -> {out}")
@@ -96,7 +98,7 @@ def train_command(
 
 @app.command("ablate")
 def ablate_command(
-    spec: Annotated[str, typer.Argument(help="Spec file (YAML or TOML), or a spec shipped with coral: cpu (2 CPU cores, about an hour) or paper (GPU).")],
+    spec: Annotated[str, typer.Argument(help="Spec file (YAML or TOML), or a spec shipped with coral: cpu (small sizes for 2 CPU cores; timings in docs/results.md) or paper (GPU).")],
     gold: Annotated[list[Path], typer.Option("--gold", help="Gold labels ({id, stage} JSON Lines) to score on; their cells and notebooks never train. Repeat for several gold sets.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: grid/ (per run and seed), cache/, results/<gold>/ (tables and charts).")],
     data: Annotated[Path, typer.Option(help="Folder the spec's relative paths (corpus, eval_corpus, exclusions) start from.")] = Path("."),

@@ -7,12 +7,14 @@ preorder), as the CORAL paper's Word2Vec-with-AST baseline reads a cell. Both ad
 of the markdown above and the qualified API calls kept whole (``pandas.read_csv``). Soft weak
 labels are used exactly: each covered cell enters the classifier once per stage with the
 label model's probability as its sample weight, which makes the logistic loss the
-cross-entropy against the soft label.
+cross-entropy against the soft label. As for the torch encoders, a share of the notebooks is
+kept out of the classifier to measure agreement with their weak labels (``metrics.csv``).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,14 +24,17 @@ from typing import ClassVar
 import numpy as np
 from gensim.corpora import Dictionary
 from gensim.models import KeyedVectors, LdaModel, Word2Vec
+from gensim.models.callbacks import CallbackAny2Vec, Metric
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from tqdm.auto import tqdm
 
 from coral.artifacts import fitted_attributes, load_arrays, refuse_pickles, save_arrays, set_fitted_attributes
 from coral.atomic import write_text
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import N_STAGES, Encoder, check_weak_labels
+from coral.encoders.monitor import describe, split_by_notebook, warn_if_collapsed, weak_agreement, write_metrics
 from coral.encoders.params import ParamGroup
 from coral.encoders.vocab import TokenConfig
 
@@ -45,6 +50,7 @@ class ClassifierConfig(ParamGroup):
 
     C: float = 1.0  # inverse regularisation strength
     token_source: str = "code"  # "code": identifier and literal sub-tokens; "ast": the serialised AST
+    val_fraction: float = 0.1  # share of notebooks kept out of the classifier, for the weak-label validation
 
 
 def soft_label_rows(features: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,7 +85,7 @@ class BagOfTokensEncoder(Encoder):
         raise ValueError(f"model__token_source must be one of {', '.join(TOKEN_SOURCES)}, not {self.model.token_source!r}")
 
     @abstractmethod
-    def _fit_features(self, docs: list[list[str]]) -> None:
+    def _fit_features(self, docs: list[list[str]], progress: bool) -> None:
         """Learn the unsupervised representation from every cell's tokens (labels not needed)."""
 
     @abstractmethod
@@ -101,34 +107,51 @@ class BagOfTokensEncoder(Encoder):
         resume: bool = False,
         progress: bool = False,
     ) -> BagOfTokensEncoder:
-        """Fit the token model on all cells, then the classifier on the covered ones (one pass: no checkpoints)."""
+        """Fit the token model on all cells (labels not needed), then the classifier on the covered
+        cells of the training notebooks; report agreement on the validation notebooks (one pass:
+        no checkpoints)."""
         if resume:
             raise ValueError(f"the {self.name} encoder trains in one pass: there is nothing to resume")
         y = check_weak_labels(cells, y)
+        started = time.perf_counter()
         docs = self._docs(cells)
-        self._fit_features(docs)
-        x, stage, weight = soft_label_rows(self._features(docs), y)
+        self._fit_features(docs, progress)
+        features = self._features(docs)
+        train_idx, val_idx = split_by_notebook(cells, self.model.val_fraction, self.seed)
+        x, stage, weight = soft_label_rows(features[train_idx], y[train_idx])
         if len(np.unique(stage)) < 2:
             raise ValueError("the weak labels cover a single stage: a classifier needs at least two")
         self.classifier_ = self._new_classifier()
         self.classifier_.fit(x, stage, logisticregression__sample_weight=weight)
+        row = {"epoch": 1, "train_cells": len(train_idx)}
+        if len(val_idx):
+            row.update(weak_agreement(self._classify(features[val_idx]), y[val_idx]))
+            warn_if_collapsed(row, self.name)
+        row["seconds"] = time.perf_counter() - started
+        self.history_ = [row]
+        if progress:
+            tqdm.write(f"{self.name}: {describe(row)}, {row['seconds']:.0f}s")
         return self
 
     def _new_classifier(self) -> Pipeline:
         return make_pipeline(StandardScaler(), LogisticRegression(C=self.model.C, max_iter=2000, random_state=self.seed))
 
+    def _classify(self, features: np.ndarray) -> np.ndarray:
+        proba = np.zeros((len(features), N_STAGES), dtype=np.float32)
+        if len(features):
+            proba[:, self.classifier_.classes_] = self.classifier_.predict_proba(features)
+        return proba
+
     def predict_proba(self, cells: Sequence[ParsedCell]) -> np.ndarray:
         if not hasattr(self, "classifier_"):
             raise RuntimeError(f"this {self.name} encoder is not fitted: call fit or load it")
-        proba = np.zeros((len(cells), N_STAGES), dtype=np.float32)
-        if cells:
-            proba[:, self.classifier_.classes_] = self.classifier_.predict_proba(self._features(self._docs(cells)))
-        return proba
+        return self._classify(self._features(self._docs(cells)) if cells else np.zeros((0, 0), dtype=np.float32))
 
     def _save_state(self, directory: Path) -> None:
         self._save_features(directory)
         save_arrays(directory / CLASSIFIER_FILE, {key: value for name, step in self.classifier_.steps
                                                   for key, value in fitted_attributes(step, name).items()})
+        write_metrics(directory, getattr(self, "history_", []))
 
     def _load_state(self, directory: Path) -> None:
         refuse_pickles(directory, LEGACY_FILES, f"Retrain it with this version of coral (coral train --encoder {self.name}).")
@@ -137,6 +160,19 @@ class BagOfTokensEncoder(Encoder):
         self.classifier_ = self._new_classifier()
         for name, step in self.classifier_.steps:
             set_fitted_attributes(step, arrays, name)
+
+
+class _PassBar(Metric):
+    """Advance a progress bar at the end of each LDA pass (gensim calls a topic model's metrics then)."""
+
+    logger, title = None, "pass"
+
+    def __init__(self, bar: tqdm) -> None:
+        self.bar = bar
+
+    def get_value(self, **kwargs) -> int:
+        self.bar.update(1)
+        return self.bar.n
 
 
 @dataclass(frozen=True)
@@ -170,13 +206,15 @@ class LDAEncoder(BagOfTokensEncoder):
     model_config = LDAConfig
     model: LDAConfig
 
-    def _fit_features(self, docs: list[list[str]]) -> None:
+    def _fit_features(self, docs: list[list[str]], progress: bool) -> None:
         self.dictionary_ = Dictionary(docs)
         self.dictionary_.filter_extremes(no_below=self.tokens.min_token_count, no_above=self.model.max_doc_fraction,
                                          keep_n=self.tokens.max_vocab)
         bows = [self.dictionary_.doc2bow(doc) for doc in docs]
-        self.lda_ = LdaModel(bows, id2word=self.dictionary_, num_topics=self.model.n_topics, passes=self.model.passes,
-                             random_state=self.seed)
+        with tqdm(total=self.model.passes, desc=f"lda: {len(bows)} cells", unit="pass", disable=not progress) as bar:
+            self.lda_ = LdaModel(bows, id2word=self.dictionary_, num_topics=self.model.n_topics,
+                                 passes=self.model.passes, random_state=self.seed, callbacks=[_PassBar(bar)])
+        self.lda_.callbacks = None  # the bar is not part of the model
 
     def _features(self, docs: list[list[str]]) -> np.ndarray:
         out = np.zeros((len(docs), self.model.n_topics), dtype=np.float32)
@@ -216,6 +254,16 @@ class Word2VecConfig(ClassifierConfig):
     epochs: int = 5
 
 
+class _EpochBar(CallbackAny2Vec):
+    """Advance a progress bar at the end of each Word2Vec epoch."""
+
+    def __init__(self, bar: tqdm) -> None:
+        self.bar = bar
+
+    def on_epoch_end(self, model: Word2Vec) -> None:
+        self.bar.update(1)
+
+
 class Word2VecEncoder(BagOfTokensEncoder):
     """A cell as the mean Word2Vec vector of its tokens (gensim ``Word2Vec``, trained on the corpus)."""
 
@@ -223,12 +271,14 @@ class Word2VecEncoder(BagOfTokensEncoder):
     model_config = Word2VecConfig
     model: Word2VecConfig
 
-    def _fit_features(self, docs: list[list[str]]) -> None:
+    def _fit_features(self, docs: list[list[str]], progress: bool) -> None:
         # one worker: gensim is only reproducible for a fixed seed when single-threaded
         config = self.model
-        self.vectors_: KeyedVectors = Word2Vec(
-            docs, vector_size=config.vector_size, window=config.window, epochs=config.epochs,
-            min_count=self.tokens.min_token_count, max_final_vocab=self.tokens.max_vocab, seed=self.seed, workers=1).wv
+        with tqdm(total=config.epochs, desc=f"word2vec: {len(docs)} cells", unit="epoch", disable=not progress) as bar:
+            self.vectors_: KeyedVectors = Word2Vec(
+                docs, vector_size=config.vector_size, window=config.window, epochs=config.epochs,
+                min_count=self.tokens.min_token_count, max_final_vocab=self.tokens.max_vocab, seed=self.seed, workers=1,
+                callbacks=[_EpochBar(bar)]).wv  # only the vectors are kept: the bar is not part of the model
 
     def _features(self, docs: list[list[str]]) -> np.ndarray:
         vectors = self.vectors_

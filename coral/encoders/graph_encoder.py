@@ -22,16 +22,9 @@ from coral.atomic import atomic_path, write_text
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import ENCODER_FILE, N_STAGES, Encoder, check_weak_labels
 from coral.encoders.graphs import CellGraphDataset, GraphConfig
+from coral.encoders.monitor import split_by_notebook, write_metrics
 from coral.encoders.params import ParamGroup
-from coral.encoders.training import (
-    TrainingConfig,
-    TrainState,
-    load_tensor_file,
-    predict_logits,
-    split_by_notebook,
-    train_network,
-    write_metrics,
-)
+from coral.encoders.training import TrainingConfig, TrainState, load_tensor_file, predict_logits, train_network
 from coral.encoders.vocab import Vocabulary
 
 VOCAB_FILE = "vocab.json"

@@ -9,11 +9,10 @@ so a resumed run continues exactly where the interrupted one stopped.
 from __future__ import annotations
 
 import copy
-import csv
 import math
 import pickle
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,10 +28,11 @@ from coral.atomic import atomic_path
 from coral.corpora.records import ParsedCell
 from coral.encoders.graphs import CellGraphDataset
 from coral.encoders.losses import weak_label_loss
+from coral.encoders.monitor import describe, warn_if_collapsed, weak_agreement, write_metrics
 from coral.encoders.params import ParamGroup
+from coral.stages import N_STAGES
 
 CHECKPOINT_FILE = "checkpoint.pt"
-METRICS_FILE = "metrics.csv"
 
 LossFn = Callable[[dict[str, Tensor], Tensor], dict[str, Tensor]]  # outputs, y -> {"loss": ..., parts}
 
@@ -53,18 +53,6 @@ def autocast_for(device: torch.device):
         return nullcontext()
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.autocast("cuda", dtype=dtype)
-
-
-def split_by_notebook(cells: Sequence[ParsedCell], val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of train and validation cells, the validation set being ~val_fraction of notebooks."""
-    notebooks = sorted({cell.notebook_id for cell in cells})
-    n_val = round(len(notebooks) * val_fraction) if len(notebooks) > 1 else 0
-    if val_fraction > 0 and len(notebooks) > 1:
-        n_val = max(n_val, 1)
-    rng = np.random.default_rng(seed)
-    val_notebooks = set(rng.permutation(notebooks)[:n_val].tolist())
-    in_val = np.array([cell.notebook_id in val_notebooks for cell in cells], dtype=bool)
-    return np.flatnonzero(~in_val), np.flatnonzero(in_val)
 
 
 @dataclass(frozen=True)
@@ -115,29 +103,23 @@ def _seed_epoch(seed: int, epoch: int) -> torch.Generator:
 
 
 @torch.inference_mode()
-def _validation_loss(network: nn.Module, dataset: CellGraphDataset, batch_size: int, device: torch.device) -> float:
+def validate(network: nn.Module, dataset, batch_size: int, device: torch.device) -> dict[str, Any]:
+    """Weak-label loss and agreement (overall, per stage, collapse) on the validation notebooks."""
     network.eval()
     total, covered = 0.0, 0
+    probas, weak = [], []
     for batch in dataset.batches(batch_size):
         batch = batch.to(device)
         with autocast_for(device):
-            logits = network(batch)["stage_logits"]
+            logits = network(batch)["stage_logits"].float()
         n = int((batch.y.sum(dim=1) > 0).sum())
         if n:
             total += float(weak_label_loss(logits, batch.y)) * n
             covered += n
-    return total / covered if covered else math.nan
-
-
-def write_metrics(directory: Path, history: list[dict[str, Any]]) -> None:
-    """Per-epoch metrics as CSV: losses, validation loss, throughput."""
-    if not history:
-        return
-    columns = list(dict.fromkeys(key for row in history for key in row))
-    with atomic_path(directory / METRICS_FILE) as temporary, open(temporary, "w", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(history)
+        probas.append(logits[:, :N_STAGES].softmax(dim=1).cpu())
+        weak.append(batch.y.cpu())
+    loss = total / covered if covered else math.nan
+    return {"val_weak_loss": loss, **weak_agreement(torch.cat(probas).numpy(), torch.cat(weak).numpy())}
 
 
 def train_network(
@@ -200,15 +182,16 @@ def train_network(
             scaler.update()
             scheduler.step()
             state.step += 1
-            n = batch.num_graphs
+            n = len(batch.y)  # cells (a graph encoder's batch is cells, the context encoder's notebooks)
             cells += n
             for name, value in parts.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach()) * n
             bar.set_postfix(loss=f"{sums['loss'] / cells:.4f}", cells_s=f"{cells / (time.perf_counter() - started):.0f}")
         seconds = time.perf_counter() - started
-        val_loss = _validation_loss(network, val_set, settings.batch_size, device) if has_val else math.nan
+        validation = validate(network, val_set, settings.batch_size, device) if has_val else {"val_weak_loss": math.nan}
+        val_loss = validation["val_weak_loss"]
         row = {"epoch": epoch, "step": state.step, **{f"train_{k}": v / max(cells, 1) for k, v in sums.items()},
-               "val_weak_loss": val_loss, "cells_per_s": cells / seconds if seconds else math.nan, "seconds": seconds}
+               **validation, "cells_per_s": cells / seconds if seconds else math.nan, "seconds": seconds}
         state.history.append(row)
         state.epoch = epoch
         if not has_val or val_loss < state.best_val_loss:
@@ -219,7 +202,8 @@ def train_network(
             state.stale_epochs += 1
         if progress:
             tqdm.write(f"epoch {epoch}: train loss {row['train_loss']:.4f}, val weak loss {val_loss:.4f}, "
-                       f"{row['cells_per_s']:.0f} cells/s")
+                       f"{describe(validation)}, {row['cells_per_s']:.0f} cells/s")
+        warn_if_collapsed(validation, f"epoch {epoch}")
         if checkpoint_dir is not None:
             _save_checkpoint(checkpoint_dir, network, optimizer, scaler, scheduler, state)
     if state.best_weights is not None:

@@ -47,7 +47,7 @@ from coral.encoders.base import make_encoder
 from coral.jobs.comparison import SCORES, compare_models, display_table
 from coral.jobs.evaluate import gold_ids, read_gold
 from coral.jobs.predict import predict_cells
-from coral.jobs.train import choose_notebooks, weak_labels
+from coral.jobs.train import choose_notebooks, read_notebook_list, weak_labels
 from coral.labeling.model import HeuristicStageModel
 from coral.predictions import Prediction, predictions_from_proba, read_predictions, write_predictions
 from coral.problems import ProblemLog
@@ -200,11 +200,6 @@ class GridCell:
 def grid_cells(spec: AblationSpec) -> list[GridCell]:
     """Every (run, seed) to train; an unseeded heuristic runs once, with the first seed."""
     return [GridCell(run, seed) for run in spec.runs for seed in (spec.seeds if run.seeded else spec.seeds[:1])]
-
-
-def read_notebook_list(path: Path) -> set[str]:
-    """Notebook ids, one a line; ``#`` starts a comment line."""
-    return {line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")}
 
 
 @dataclass

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeGuard
 
@@ -131,8 +130,9 @@ def iter_predictions(
     model: StageModel, cells: Iterable[ParsedCell], problems: ProblemLog | None = None, progress: bool = False
 ) -> Iterator[Prediction]:
     """Predictions in input order. Heuristics label the whole input first (a LabelModel
-    fitted on the input needs the whole matrix); encoders predict ``PREDICT_CHUNK`` cells at
-    a time, the next chunk read and parsed in a background thread meanwhile (torch releases
+    fitted on the input needs the whole matrix); encoders predict about ``PREDICT_CHUNK`` cells at
+    a time, a chunk ending at a notebook's end (the context encoder reads a notebook's cells
+    together), the next chunk read and parsed in a background thread meanwhile (torch releases
     the GIL while it computes), so memory stays flat in corpus size."""
     if _is_heuristics(model):
         kept: list[_CellRef] = []
@@ -140,7 +140,7 @@ def iter_predictions(
         yield from predictions_from_proba(kept, model.predict_proba_matrix(L))  # type: ignore[arg-type]
         return
     bar = tqdm(disable=not progress, unit=" cells", desc="predicting")
-    for chunk in _prefetched(_chunks(cells, PREDICT_CHUNK)):
+    for chunk in _prefetched(notebook_chunks(cells, PREDICT_CHUNK)):
         yield from predictions_from_proba(chunk, model.predict_proba(chunk))
         bar.update(len(chunk))
     bar.close()
@@ -153,12 +153,6 @@ def _is_heuristics(model: StageModel) -> TypeGuard[HeuristicStageModel]:
     return labeling is not None and isinstance(model, labeling.HeuristicStageModel)
 
 
-def _chunks(items: Iterable[ParsedCell], size: int) -> Iterator[list[ParsedCell]]:
-    iterator = iter(items)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
-
-
 def _prefetched(chunks: Iterator[list[ParsedCell]]) -> Iterator[list[ParsedCell]]:
     """``chunks``, each produced in a worker thread while the caller works on the one before."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="coral-read") as reader:
@@ -166,6 +160,19 @@ def _prefetched(chunks: Iterator[list[ParsedCell]]) -> Iterator[list[ParsedCell]
         while (chunk := pending.result()) is not None:
             pending = reader.submit(next, chunks, None)
             yield chunk
+
+
+def notebook_chunks(cells: Iterable[ParsedCell], size: int) -> Iterator[list[ParsedCell]]:
+    """Consecutive cells in chunks of at least ``size`` (the last may be smaller) that never
+    split a notebook's run of cells."""
+    chunk: list[ParsedCell] = []
+    for cell in cells:
+        if len(chunk) >= size and cell.notebook_id != chunk[-1].notebook_id:
+            yield chunk
+            chunk = []
+        chunk.append(cell)
+    if chunk:
+        yield chunk
 
 
 def predict_corpus(

@@ -45,6 +45,7 @@ class TrainRun:
     lfs: list[str]
     aggregation: str
     excluded_by: list[str]
+    excluded_notebooks_from: list[str]
     max_cells: int | None
     seed: int
     n_cells: int = 0
@@ -66,6 +67,24 @@ def choose_notebooks(cell_counts: dict[str, int], max_cells: int, seed: int) -> 
         chosen.add(str(notebook))
         total += cell_counts[notebook]
     return chosen
+
+
+def read_notebook_list(path: str | Path) -> set[str]:
+    """Notebook ids of a list file, one a line (blank lines and ``#`` comment lines skipped),
+    as ``annotations/heldout-notebooks.txt`` lists the held-out evaluation notebooks."""
+    ids = set()
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("{"):
+                raise ValueError(f"{path}:{number}: a notebook list holds one notebook id a line, not JSON "
+                                 "(give a gold file with --exclude instead)")
+            ids.add(line)
+    if not ids:
+        raise ValueError(f"{path}: no notebook id in this list")
+    return ids
 
 
 def subsample_notebooks(cells: list[ParsedCell], max_cells: int, seed: int) -> list[ParsedCell]:
@@ -93,20 +112,29 @@ def train_from_corpus(
     format: str | None = None,
     options: ReaderOptions | None = None,
     exclude: Sequence[str | Path] = (),
+    exclude_notebooks: Sequence[str | Path] = (),
     max_cells: int | None = None,
     seed: int = 0,
     resume: bool = False,
     progress: bool = True,
 ) -> tuple[Encoder, TrainRun]:
     """Read and parse ``corpus`` (with reader ``options``), label it with ``lf_specs`` + ``aggregation``,
-    fit ``encoder``, save to ``out``."""
+    fit ``encoder``, save to ``out``.
+
+    Nothing of ``exclude`` (gold files: their cells, and the whole notebook of a
+    ``<notebook>#<index>`` id) or of the notebooks listed in ``exclude_notebooks`` reaches the
+    label model or the encoder.
+    """
     started = time.perf_counter()
     out = Path(out)
     model = make_encoder(encoder, **(params or {}))  # fails fast on a bad parameter, before reading
     run = TrainRun(encoder=encoder, params=model.get_params(), corpus=[str(p) for p in corpus], lfs=list(lf_specs),
-                   aggregation=aggregation, excluded_by=[str(p) for p in exclude], max_cells=max_cells, seed=seed)
+                   aggregation=aggregation, excluded_by=[str(p) for p in exclude],
+                   excluded_notebooks_from=[str(p) for p in exclude_notebooks], max_cells=max_cells, seed=seed)
     problems = ProblemLog()
     skip_cells, skip_notebooks = gold_ids(exclude)
+    for path in exclude_notebooks:
+        skip_notebooks |= read_notebook_list(path)
     cells = []
     for cell in read_cells(corpus, format=format, problems=problems, options=options):
         if cell.id in skip_cells or cell.notebook_id in skip_notebooks:

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from coral.encoders import ENCODERS, load_encoder, make_encoder
-from coral.encoders.training import CHECKPOINT_FILE, METRICS_FILE, lr_factor, split_by_notebook
+from coral.encoders.monitor import METRICS_FILE, split_by_notebook
+from coral.encoders.training import CHECKPOINT_FILE, lr_factor
 
 from .cells import make_cell, toy_corpus
 
@@ -70,7 +71,9 @@ def test_save_load_round_trip_gives_identical_predictions(corpus, tmp_path):
     assert type(loaded) is type(encoder) and loaded.get_params() == encoder.get_params()
     np.testing.assert_array_equal(loaded.predict_proba(cells), encoder.predict_proba(cells))
     with open(tmp_path / "model" / METRICS_FILE) as src:
-        assert [int(row["epoch"]) for row in csv.DictReader(src)] == [1, 2]
+        rows = list(csv.DictReader(src))
+    assert [int(row["epoch"]) for row in rows] == [1, 2]
+    assert all(0 <= float(row["val_agreement"]) <= 1 and "val_agree_MODEL" in row for row in rows)
 
 
 def test_resume_continues_from_the_saved_epoch(corpus, tmp_path):
@@ -141,7 +144,7 @@ def test_soft_labels_reach_the_baseline_classifier():
 
 def test_registry_and_parameter_errors(corpus):
     cells, y, _ = corpus
-    assert set(ENCODERS) == {"coral", "gnn", "lda", "word2vec"}
+    assert set(ENCODERS) == {"coral", "gnn", "lda", "word2vec", "context"}
     with pytest.raises(ValueError, match="unknown encoder 'bert'"):
         make_encoder("bert")
     with pytest.raises(ValueError, match="no parameter.*n_heads"):

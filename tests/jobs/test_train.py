@@ -72,6 +72,18 @@ def test_train_excludes_development_notebooks_and_reports_bad_options(corpus, tm
                                  "--exclude", str(gold), "--param", "tokens__min_token_count=1"])
     assert result.exit_code == 0, result.output
     assert "on 35 cells" in result.output and "7 excluded" in result.output  # the whole notebook is left out
+    cells = list(read_cells([str(corpus)]))
+    held_out = tmp_path / "heldout-notebooks.txt"
+    held_out.write_text(f"# held out, one id a line\n\n{cells[-1].notebook_id}\n")
+    result = runner.invoke(app, ["train", "--encoder", "word2vec", str(corpus), "--out", str(out),
+                                 "--exclude", str(gold), "--exclude-notebooks", str(held_out),
+                                 "--param", "tokens__min_token_count=1"])
+    assert result.exit_code == 0, result.output
+    assert "on 28 cells" in result.output and "14 excluded" in result.output
+    assert json.loads((out / "train.json").read_text())["excluded_notebooks_from"] == [str(held_out)]
+    wrong = runner.invoke(app, ["train", "--encoder", "word2vec", str(corpus), "--out", str(out),
+                                "--exclude-notebooks", str(gold)])
+    assert wrong.exit_code == 1 and "one notebook id a line" in wrong.output
     bad = runner.invoke(app, ["train", "--encoder", "lda", str(corpus), "--out", str(out), "--param", "heads=2"])
     assert bad.exit_code == 1 and "no parameter(s) heads" in bad.output
 
