@@ -96,7 +96,9 @@ def test_evaluate_cli_table_and_only_gold(fixtures_dir, tmp_path):
     notebooks = {prediction.notebook_id for prediction in read_predictions(out)}
     assert notebooks == {"churn.ipynb"}
     extended = tmp_path / "extended.jsonl"
-    runner.invoke(app, ["predict", str(corpus), "--only-gold", str(gold), "--lfs", "extended", "--out", str(extended)])
+    result = runner.invoke(app, ["predict", str(corpus), "--only-gold", str(gold), "--model", "heuristics", "--lfs", "extended",
+                                 "--out", str(extended)])
+    assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["evaluate", str(out), str(extended), "--gold", str(gold), "--format", "csv",
                                  "--bootstrap", "100", "--seeds", "5"])
     assert result.exit_code == 0, result.output
