@@ -26,8 +26,8 @@ def evaluate_command(
     gold: Annotated[list[Path], typer.Option("--gold", help="Gold labels: JSON Lines of {\"id\", \"stage\"}. Repeat for several gold sets.")],
     format: Annotated[TableFormat, typer.Option("--format", help="text or json: with one predictions file and one gold set, the full report (per-stage P/R/F1, confusion matrix); otherwise the table of models. csv, md, latex (booktabs): always the table.")] = TableFormat.text,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the report here instead of printing it.")] = None,
-    reference: Annotated[Optional[str], typer.Option(help="Model the others are tested against (a predictions file or its name in the table) [default: the first file].")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the report here instead of printing it. Default: print it.")] = None,
+    reference: Annotated[Optional[str], typer.Option(help="Model the others are tested against (a predictions file or its name in the table). Default: the first file.")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples of notebooks for the 95% intervals.", min=100)] = 1000,
     seeds: Annotated[int, typer.Option(help="Seeds for the random-fill protocol (abstain -> uniformly random stage).", min=1)] = 100,
 ) -> None:

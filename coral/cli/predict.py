@@ -28,7 +28,7 @@ def predict_command(
         typer.Option("--aggregate", help=f"For --model heuristics only: {AGGREGATE_HELP} Default: priority."),
     ] = None,
     fit_on: Annotated[Optional[list[Path]], typer.Option(help="With --aggregate labelmodel: fit the LabelModel on these unlabeled corpora instead of on the input. Default: fit on the input.")] = None,
-    only_gold: Annotated[Optional[list[Path]], typer.Option("--only-gold", help="Gold files ({id, stage} JSON Lines): read and predict only the notebooks (or CORAL cells) they name; the rest of the input is skipped before parsing. Repeatable.")] = None,
+    only_gold: Annotated[Optional[list[Path]], typer.Option("--only-gold", help="Gold files ({id, stage} JSON Lines): read and predict only the notebooks (or CORAL cells) they name; the rest of the input is skipped before parsing. Repeatable. Default: the whole input.")] = None,
     format: FormatOption = None,
     with_source: Annotated[bool, typer.Option("--with-source", help="Also write each cell's code (every line names its notebook's path and the cell index).")] = False,
     juice_cells: JuiceCellsOption = JuiceCells("target"),
