@@ -212,7 +212,6 @@ def predict_corpus(
         if not (_is_heuristics(model) and model.aggregation == "labelmodel"):
             raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
         model.fit(read_cells(fit_on, format, problems, fit_options))
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     origins: dict[str, str] = {}
     sources: dict[str, str] = {}
@@ -226,13 +225,10 @@ def predict_corpus(
             n_covered += prediction.stage is not None
             yield _located(prediction, origins)
 
+    # written whole by write_predictions; renamed to ``out`` only once the errors file is written
     partial = out.with_name(out.name + ".partial")
-    try:
-        n_cells = write_predictions(annotated(iter_predictions(
-            model, _keep_sources(cells, sources) if with_source else cells, problems, progress)), partial)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    n_cells = write_predictions(annotated(iter_predictions(
+        model, _keep_sources(cells, sources) if with_source else cells, problems, progress)), partial)
     problems.write_jsonl(errors_path(out))
     if not n_cells:
         partial.unlink()
