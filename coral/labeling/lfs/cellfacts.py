@@ -28,6 +28,8 @@ _DISPLAY_TYPES = {
 _TARGET_TYPES = {"identifier", "pattern_list", "tuple_pattern", "list_pattern", "tuple", "list"}
 _EXCEPTION_SUFFIXES = ("Error", "Exception", "Warning")  # IndexError names no model error
 _CHANGE_TYPES = {"assignment", "augmented_assignment", "delete_statement"}
+_SHOW_FUNCTIONS = {"print", "display", "pprint"}
+_IN_PLACE_METHODS = {"append", "extend", "insert", "update", "pop", "remove", "add", "setdefault", "clear", "sort"}
 # Resolved names of what a fitted model returned: ``statsmodels.formula.api.ols.fit.summary``,
 # ``...RegressionResults.conf_int``, ``keras...Sequential.fit.history`` (not a scaler's
 # ``fit.transform``, which prepares data).
@@ -44,7 +46,11 @@ class Statement:
     function or method (last component) for call statements and for assignments of a call;
     ``targets`` the names an assignment binds; ``mutates`` whether the statement changes
     existing data in place (item or attribute assignment, ``del``, ``inplace=True``; for
-    loops and if/with/try blocks: any assignment or ``del`` in their body);
+    loops and if/with/try blocks: any assignment or ``del`` in their body); ``shows``, for
+    loops and blocks: their body prints or displays something (``for c in df: print(c)``);
+    ``in_place``, for loops and blocks: their body changes existing objects (item or
+    attribute assignment, ``del``, ``inplace=True``, ``append``/``update``-like calls), as
+    opposed to binding loop-local names;
     ``bases`` the base-class names of a class; ``defines`` the names of the functions and
     classes a definition defines, its methods and nested functions included.
     """
@@ -53,6 +59,8 @@ class Statement:
     callee: str = ""
     targets: tuple[str, ...] = ()
     mutates: bool = False
+    shows: bool = False
+    in_place: bool = False
     bases: tuple[str, ...] = ()
     defines: tuple[str, ...] = ()
 
@@ -132,6 +140,20 @@ def _has_inplace(graph: ASTGraph, start: int, end: int) -> bool:
     )
 
 
+def _changes_in_place(graph: ASTGraph, start: int, end: int) -> bool:
+    """Whether ``start..end`` changes existing objects rather than binding names."""
+    types = graph.types
+    for i in range(start + 1, end):
+        kind = types[i]
+        if kind == "delete_statement":
+            return True
+        if kind in ("assignment", "augmented_assignment") and i + 1 < end and types[i + 1] in ("subscript", "attribute"):
+            return True
+        if kind == "call" and types[i + 1] == "attribute" and _callee(graph, i, end) in _IN_PLACE_METHODS:
+            return True
+    return _has_inplace(graph, start, end)
+
+
 def _statement(graph: ASTGraph, node: int, end: int) -> Statement:
     types, values = graph.types, graph.values
     kind = types[node]
@@ -144,7 +166,14 @@ def _statement(graph: ASTGraph, node: int, end: int) -> Statement:
         return Statement("class", bases=bases[1:], defines=_defined_names(graph, node, end))
     if kind in _LOOP_TYPES or kind in _BLOCK_TYPES:
         changes = any(types[i] in _CHANGE_TYPES for i in range(node + 1, end)) or _has_inplace(graph, node, end)
-        return Statement("loop" if kind in _LOOP_TYPES else "block", mutates=changes)
+        shows = any(
+            types[i] == "print_statement" or (types[i] == "call" and _callee(graph, i, end) in _SHOW_FUNCTIONS)
+            for i in range(node + 1, end)
+        )
+        return Statement(
+            "loop" if kind in _LOOP_TYPES else "block", mutates=changes, shows=shows,
+            in_place=_changes_in_place(graph, node, end),
+        )
     if kind == "delete_statement":
         return Statement("delete", mutates=True)
     if kind in ("print_statement", "exec_statement"):

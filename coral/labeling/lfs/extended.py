@@ -42,6 +42,7 @@ PREPARE_CALLS = {
     "vstack", "hstack", "concatenate", "append", "extend", "insert", "copy", "explode", "str", "where", "clip",
     "train_test_split", "to_categorical", "LabelEncoder", "StandardScaler", "MinMaxScaler", "OneHotEncoder",
 }
+LOAD_CALLS = {"open", "read", "readlines", "reader", "load", "loadtxt", "read_csv", "read_json", "get", "urlopen"}
 # Aggregations: a cell that binds one and shows it is looking at data (rubric: "a transformation
 # done only so its result can be looked at" is EXPLORE).
 AGGREGATE_CALLS = {
@@ -171,18 +172,6 @@ def ext_setup_only(x: ParsedCell) -> int:
 
 
 @labeling_function()
-def ext_imports_majority(x: ParsedCell) -> int:
-    """At least half of the statements are imports, the rest is more than set-up (that is
-    ``ext_setup_only``'s) and neither plots nor models."""
-    if not x.statements or x.imports * 2 < x.statements:
-        return ABSTAIN
-    facts = cell_facts(x)
-    if _setup_only(facts) or _plots(x, facts) or _model_evidence(facts):
-        return ABSTAIN
-    return Stage.IMPORT
-
-
-@labeling_function()
 def ext_looks_at_data(x: ParsedCell) -> int:
     """Only shows values (displayed expressions, prints, summaries) and binds nothing, with no
     sign of a model: looking at data (rubric: EXPLORE)."""
@@ -191,6 +180,21 @@ def ext_looks_at_data(x: ParsedCell) -> int:
     if not statements or not all(map(_shows, statements)):
         return ABSTAIN
     if any(s.mutates for s in statements) or _model_evidence(facts):
+        return ABSTAIN
+    return Stage.EXPLORE
+
+
+@labeling_function()
+def ext_prints_in_loop(x: ParsedCell) -> int:
+    """Loops over the data to print it (``for col in df: print(col, df[col].isna().sum())``),
+    beside nothing but shown values, with no plot and no sign of a model: looking at data
+    (EXPLORE). Loop-local names may be bound; nothing is changed in place."""
+    facts = cell_facts(x)
+    statements = [s for s in facts.statements if s.kind not in ("import", "magic")]
+    loops = [s for s in statements if s.kind == "loop"]
+    if not loops or not all(s.shows for s in loops) or not all(_shows(s) for s in statements if s not in loops):
+        return ABSTAIN
+    if any(s.in_place for s in loops) or facts.methods & LOAD_CALLS or _plots(x, facts) or _model_evidence(facts):
         return ABSTAIN
     return Stage.EXPLORE
 
@@ -370,8 +374,8 @@ def lfs() -> list[LabelingFunction]:
     return [
         *load_seed_lfs(SEEDS_DIR / "extended.yaml"),
         ext_setup_only,
-        ext_imports_majority,
         ext_looks_at_data,
+        ext_prints_in_loop,
         ext_prepares_then_shows,
         ext_summarises_then_shows,
         ext_prepares_data,
