@@ -134,6 +134,8 @@ class BertNetwork(nn.Module):
     def __init__(self, n_tokens: int, config: BertConfig) -> None:
         super().__init__()
         d_model = config.d_model
+        if d_model % config.heads:
+            raise ValueError(f"d_model ({d_model}) must be divisible by heads ({config.heads})")
         self.tokens = nn.Embedding(n_tokens, d_model, padding_idx=PAD_ID)
         self.positions = nn.Embedding(config.max_length + 1, d_model)
         self.embed_norm = nn.LayerNorm(d_model)

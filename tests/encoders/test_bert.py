@@ -118,7 +118,9 @@ def test_resume_keeps_the_pretraining_and_the_finished_epochs(corpus, tmp_path):
     np.testing.assert_array_equal(resumed.predict_proba(cells), first.predict_proba(cells))
 
 
-def test_bad_token_source_is_a_clear_error(corpus):
+def test_bad_token_source_or_heads_are_clear_errors(corpus):
     cells, y, _ = corpus
     with pytest.raises(ValueError, match="token_source must be one of code, ast"):
         make_encoder("bert", model__token_source="bpe", **TINY_BERT).fit(cells, y)
+    with pytest.raises(ValueError, match="divisible by heads"):
+        make_encoder("bert", **{**TINY_BERT, "model__heads": 5}).fit(cells, y)
