@@ -7,6 +7,7 @@ and refuses to read the ones earlier versions wrote, with an error that names th
 
 from __future__ import annotations
 
+import json
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -65,3 +66,14 @@ def set_fitted_attributes(estimator: Any, arrays: Mapping[str, np.ndarray], pref
         if key.startswith(prefix + "."):
             setattr(estimator, key[len(prefix) + 1:], value.item() if value.ndim == 0 else value)
     return estimator
+
+
+def read_token_list(path: Path) -> list[str]:
+    """A vocabulary saved as a JSON list of tokens, in id order; anything else is a clear error."""
+    try:
+        tokens = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a vocabulary file ({exc})") from None
+    if not isinstance(tokens, list) or not all(isinstance(token, str) for token in tokens):
+        raise ValueError(f"{path}: a vocabulary file is a JSON list of tokens")
+    return tokens

@@ -1,7 +1,7 @@
 """Encoders trained on weak labels, all behind one ``Encoder`` interface.
 
 ``make_encoder("coral", **params)`` builds one by name (``coral``, ``gnn``, ``lda``,
-``word2vec``); ``load_encoder(model_dir)`` loads any saved one. Encoder modules are imported
+``word2vec``, ``bert``, ``context``); ``load_encoder(model_dir)`` loads any saved one. Encoder modules are imported
 lazily, so importing this package does not pull in torch or gensim.
 """
 

@@ -37,6 +37,7 @@ ENCODERS: dict[str, str] = {
     "gnn": "coral.encoders.gnn:GNNEncoder",
     "lda": "coral.encoders.bow:LDAEncoder",
     "word2vec": "coral.encoders.bow:Word2VecEncoder",
+    "bert": "coral.encoders.bert:BertEncoder",
     "context": "coral.encoders.context:ContextEncoder",
 }
 

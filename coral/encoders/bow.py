@@ -30,7 +30,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
-from coral.artifacts import fitted_attributes, load_arrays, refuse_pickles, save_arrays, set_fitted_attributes
+from coral.artifacts import (
+    fitted_attributes, load_arrays, read_token_list, refuse_pickles, save_arrays, set_fitted_attributes,
+)
 from coral.atomic import write_text
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import N_STAGES, Encoder, check_weak_labels
@@ -41,7 +43,6 @@ from coral.encoders.vocab import TokenConfig
 CLASSIFIER_FILE = "classifier.npz"  # the scaler's and the logistic regression's fitted arrays
 # pickles that earlier versions wrote: refused, since unpickling runs code
 LEGACY_FILES = ("classifier.joblib", "lda.dictionary", "lda.model", "word2vec.model")
-TOKEN_SOURCES = ("code", "ast")
 
 
 @dataclass(frozen=True)
@@ -78,11 +79,7 @@ class BagOfTokensEncoder(Encoder):
 
     def _docs(self, cells: Sequence[ParsedCell]) -> list[list[str]]:
         """A cell's tokens (``model.token_source``), and its qualified API calls kept whole."""
-        if self.model.token_source == "code":
-            return [self.tokens.cell_tokens(cell) + list(cell.apis) for cell in cells]
-        if self.model.token_source == "ast":
-            return [self.tokens.ast_tokens(cell) + list(cell.apis) for cell in cells]
-        raise ValueError(f"model__token_source must be one of {', '.join(TOKEN_SOURCES)}, not {self.model.token_source!r}")
+        return [self.tokens.source_tokens(cell, self.model.token_source) + list(cell.apis) for cell in cells]
 
     @abstractmethod
     def _fit_features(self, docs: list[list[str]], progress: bool) -> None:
@@ -189,16 +186,6 @@ WORD2VEC_FILE = "word2vec.npz"
 WORD2VEC_VOCAB_FILE = "word2vec.vocab.json"
 
 
-def _read_tokens(path: Path) -> list[str]:
-    try:
-        tokens = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a vocabulary file ({exc})") from None
-    if not isinstance(tokens, list) or not all(isinstance(token, str) for token in tokens):
-        raise ValueError(f"{path}: a vocabulary file is a JSON list of tokens")
-    return tokens
-
-
 class LDAEncoder(BagOfTokensEncoder):
     """A cell as its LDA topic mixture (gensim ``LdaModel``)."""
 
@@ -234,7 +221,7 @@ class LDAEncoder(BagOfTokensEncoder):
                                            "eta": self.lda_.eta})
 
     def _load_features(self, directory: Path) -> None:
-        tokens = _read_tokens(directory / LDA_VOCAB_FILE)
+        tokens = read_token_list(directory / LDA_VOCAB_FILE)
         self.dictionary_ = Dictionary()
         self.dictionary_.token2id = {token: i for i, token in enumerate(tokens)}
         arrays = load_arrays(directory / LDA_FILE, required=LDA_ARRAYS)
@@ -295,7 +282,7 @@ class Word2VecEncoder(BagOfTokensEncoder):
         save_arrays(directory / WORD2VEC_FILE, {"vectors": self.vectors_.vectors})
 
     def _load_features(self, directory: Path) -> None:
-        tokens = _read_tokens(directory / WORD2VEC_VOCAB_FILE)
+        tokens = read_token_list(directory / WORD2VEC_VOCAB_FILE)
         vectors = load_arrays(directory / WORD2VEC_FILE, required=("vectors",))["vectors"]
         if vectors.shape != (len(tokens), self.model.vector_size):
             raise ValueError(f"{directory / WORD2VEC_FILE}: vectors of shape {vectors.shape}, expected "

@@ -22,9 +22,8 @@ from coral.encoders.layers import GraphAttentionLayer, NodeEmbedding
 from coral.encoders.losses import (
     reconstruction_hinge,
     sample_negatives,
-    stage_entropy,
+    stage_losses,
     topic_uniqueness,
-    weak_label_loss,
 )
 from coral.encoders.vocab import Vocabulary
 
@@ -101,10 +100,10 @@ class CoralEncoder(GraphEncoder):
         return CoralNetwork(len(vocab.types), len(vocab.tokens), self.model)
 
     def _loss(self, outputs: dict[str, Tensor], y: Tensor) -> dict[str, Tensor]:
-        logits = outputs["stage_logits"]
-        parts = {"weak": weak_label_loss(logits, y), "stage_entropy": stage_entropy(logits)}
         weights = self.model
-        total = weights.weak_weight * parts["weak"] + weights.stage_entropy_weight * parts["stage_entropy"]
+        parts = stage_losses(outputs["stage_logits"], y, stage_entropy_weight=weights.stage_entropy_weight,
+                             weak_weight=weights.weak_weight)
+        total = parts.pop("loss")
         if weights.topic_losses:
             z, p_topic = outputs["z"], outputs["p_topic"]
             topic_matrix = self.network_.topic_matrix

@@ -17,7 +17,7 @@ from torch_geometric.nn import GATv2Conv, GINConv
 from coral.encoders.base import N_STAGES
 from coral.encoders.graph_encoder import GraphEncoder, NetworkConfig
 from coral.encoders.layers import NodeEmbedding
-from coral.encoders.losses import stage_entropy, weak_label_loss
+from coral.encoders.losses import stage_losses
 from coral.encoders.vocab import Vocabulary
 
 CONVS = ("gatv2", "gin")
@@ -68,6 +68,4 @@ class GNNEncoder(GraphEncoder):
         return GNNNetwork(len(vocab.types), len(vocab.tokens), self.model)
 
     def _loss(self, outputs: dict[str, Tensor], y: Tensor) -> dict[str, Tensor]:
-        logits = outputs["stage_logits"]
-        parts = {"weak": weak_label_loss(logits, y), "stage_entropy": stage_entropy(logits)}
-        return {"loss": parts["weak"] + self.model.stage_entropy_weight * parts["stage_entropy"], **parts}
+        return stage_losses(outputs["stage_logits"], y, stage_entropy_weight=self.model.stage_entropy_weight)

@@ -171,6 +171,22 @@ def pad_cells(cells: Sequence[EncodedCell], masked: bool) -> tuple[np.ndarray, .
     return types, tokens, kinds, allowed
 
 
+def size_sorted_chunks(order: np.ndarray, sizes: np.ndarray, batch_size: int, *, shuffle: bool,
+                       generator: torch.Generator | None = None) -> list[np.ndarray]:
+    """Batches of indices (``order``, already shuffled or not) that group items of similar ``sizes``,
+    so that padding to a batch's largest item wastes little: without ``shuffle`` all items sorted by
+    size, with it each window of ``SIZE_SORT_WINDOW`` batches, the batches then shuffled again."""
+    window = batch_size * SIZE_SORT_WINDOW if shuffle else max(len(order), 1)
+    chunks = []
+    for start in range(0, len(order), window):
+        part = order[start : start + window]
+        part = part[np.argsort(sizes[part], kind="stable")]
+        chunks += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    if shuffle:
+        chunks = [chunks[i] for i in torch.randperm(len(chunks), generator=generator).tolist()]
+    return chunks
+
+
 class CellGraphDataset(Dataset):
     """Cells (and optionally their weak labels) as graphs, batched by ``batches``.
 
@@ -219,15 +235,7 @@ class CellGraphDataset(Dataset):
                 yield batch
             return
         sizes = np.array([len(cell.types) for cell in self.encoded])
-        window = batch_size * SIZE_SORT_WINDOW if shuffle else max(n, 1)
-        chunks = []
-        for start in range(0, n, window):
-            part = order[start : start + window]
-            part = part[np.argsort(sizes[part], kind="stable")]
-            chunks += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
-        if shuffle:
-            chunks = [chunks[i] for i in torch.randperm(len(chunks), generator=generator).tolist()]
-        for chunk in chunks:
+        for chunk in size_sorted_chunks(order, sizes, batch_size, shuffle=shuffle, generator=generator):
             yield self.padded_batch(chunk)
 
     def padded_batch(self, index: np.ndarray) -> PaddedCells:

@@ -37,6 +37,14 @@ def stage_entropy(stage_logits: Tensor) -> Tensor:
     return -(log_p.exp() * log_p).sum(dim=1).mean()
 
 
+def stage_losses(stage_logits: Tensor, y: Tensor, *, stage_entropy_weight: float,
+                 weak_weight: float = 1.0) -> dict[str, Tensor]:
+    """The stage head's losses, shared by every torch encoder: ``{"loss": weak_weight * L_weak +
+    stage_entropy_weight * L_unique_stage, "weak": ..., "stage_entropy": ...}``."""
+    parts = {"weak": weak_label_loss(stage_logits, y), "stage_entropy": stage_entropy(stage_logits)}
+    return {"loss": weak_weight * parts["weak"] + stage_entropy_weight * parts["stage_entropy"], **parts}
+
+
 def sample_negatives(batch_size: int, m: int, generator: torch.Generator | None = None) -> Tensor:
     """(batch_size, m) indices of *other* cells of the batch, drawn uniformly with replacement."""
     offsets = torch.randint(1, batch_size, (batch_size, m), generator=generator)

@@ -20,8 +20,9 @@ from typing import Any
 # Sizes and counts that must be at least 1 (a model of width 0 or 0 epochs is no model), and
 # rates that must be above 0, whichever group holds them; every number must be finite and >= 0.
 POSITIVE_PARAMS = frozenset({"epochs", "batch_size", "d_model", "heads", "layers", "d_ff", "n_topics", "passes",
-                             "vector_size", "window", "max_nodes", "subtokens_per_node", "max_vocab", "lr", "C"})
-FRACTION_PARAMS = frozenset({"dropout", "warmup", "min_lr_ratio", "val_fraction", "max_doc_fraction"})  # at most 1
+                             "vector_size", "window", "max_nodes", "subtokens_per_node", "max_vocab", "lr", "C",
+                             "max_length", "mlm_lr"})
+FRACTION_PARAMS = frozenset({"dropout", "warmup", "min_lr_ratio", "val_fraction", "max_doc_fraction", "mlm_mask_rate"})  # at most 1
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from coral.encoders.params import ParamGroup
 PAD, UNK = "[PAD]", "[UNK]"
 CLS_TYPE, MARKDOWN_TYPE = "[CLS]", "[MD]"
 NUM = "<num>"
+TOKEN_SOURCES = ("code", "ast")  # what the token baselines read of a cell: sub-tokens, or the serialised AST
 VALUE_CACHE_SIZE = 200_000  # distinct values whose sub-token ids a vocabulary remembers
 
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
@@ -69,6 +70,19 @@ class TokenConfig(ParamGroup):
                 tokens.extend(subtokens(value, self.subtokens_per_node))
         return tokens + markdown_tokens(cell, self.max_markdown_tokens)
 
+    def source_tokens(self, cell: ParsedCell, source: str) -> list[str]:
+        """A cell's tokens as ``source`` says: ``code`` (``cell_tokens``) or ``ast`` (``ast_tokens``)."""
+        if source == "code":
+            return self.cell_tokens(cell)
+        if source == "ast":
+            return self.ast_tokens(cell)
+        raise ValueError(f"model__token_source must be one of {', '.join(TOKEN_SOURCES)}, not {source!r}")
+
+    def kept_tokens(self, counts: Counter[str], reserved: Sequence[str]) -> list[str]:
+        """``reserved`` first, then the ``max_vocab`` most frequent tokens seen ``min_token_count`` times or more."""
+        return list(reserved) + [tok for tok, n in counts.most_common(self.max_vocab)
+                                 if n >= self.min_token_count and tok not in reserved]
+
 
 @dataclass
 class Vocabulary:
@@ -91,9 +105,7 @@ class Vocabulary:
             type_counts.update(cell.graph.types[: config.max_nodes])
             token_counts.update(config.cell_tokens(cell))
         base = cls()
-        kept = [tok for tok, n in token_counts.most_common(config.max_vocab)
-                if n >= config.min_token_count and tok not in base.tokens]
-        return cls(types=base.types + sorted(type_counts), tokens=base.tokens + kept)
+        return cls(types=base.types + sorted(type_counts), tokens=config.kept_tokens(token_counts, base.tokens))
 
     def type_id(self, name: str) -> int:
         return self._type_index.get(name, 1)

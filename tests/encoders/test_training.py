@@ -144,9 +144,9 @@ def test_soft_labels_reach_the_baseline_classifier():
 
 def test_registry_and_parameter_errors(corpus):
     cells, y, _ = corpus
-    assert set(ENCODERS) == {"coral", "gnn", "lda", "word2vec", "context"}
-    with pytest.raises(ValueError, match="unknown encoder 'bert'"):
-        make_encoder("bert")
+    assert set(ENCODERS) == {"coral", "gnn", "lda", "word2vec", "bert", "context"}
+    with pytest.raises(ValueError, match="unknown encoder 'roberta'"):
+        make_encoder("roberta")
     with pytest.raises(ValueError, match="no parameter.*n_heads"):
         make_encoder("coral", n_heads=3)
     with pytest.raises(ValueError, match="shape"):

@@ -45,6 +45,9 @@ def corpus(tmp_path_factory):
     ("word2vec", ["--param", "tokens__min_token_count=1", "--param", "model__vector_size=16"]),
     ("coral", ["--epochs", "2", "--d-model", "32", "--param", "model__d_ff=64", "--param", "n_topics=8",
                "--param", "graph__min_token_count=1", "--batch-size", "8", "--device", "cpu", "--threads", "1"]),
+    ("bert", ["--epochs", "2", "--d-model", "16", "--param", "model__d_ff=32", "--param", "model__layers=1",
+              "--param", "model__mlm_epochs=1", "--param", "tokens__min_token_count=1", "--batch-size", "8",
+              "--device", "cpu", "--threads", "1"]),
 ])
 def test_train_writes_a_model_directory_that_predict_loads(corpus, tmp_path, encoder, options):
     out = tmp_path / "model"
@@ -58,7 +61,7 @@ def test_train_writes_a_model_directory_that_predict_loads(corpus, tmp_path, enc
     cells = list(read_cells([str(corpus)]))
     proba = model.predict_proba(cells)
     assert proba.shape == (42, 5) and np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
-    if encoder == "coral":
+    if encoder in ("coral", "bert"):
         assert (out / "checkpoints" / "checkpoint.pt").is_file() and (out / "metrics.csv").is_file()
 
 
