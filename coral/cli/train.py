@@ -62,6 +62,7 @@ def train_command(
     format: FormatOption = None,
     juice_cells: JuiceCellsOption = JuiceCells("target"),
     resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints (same command otherwise).")] = False,
+    lfs_first: Annotated[bool, typer.Option("--lfs-first", help="Save the LFs and their aggregation in the model too: it then labels every cell an LF votes on with the LFs' label, and only the others with the encoder (docs/encoders.md). Default: the encoder labels every cell.")] = False,
     threads: ThreadsOption = None,
 ) -> None:
     """Train an encoder on weak labels from labeling functions (no expert labels are used).
@@ -88,7 +89,7 @@ def train_command(
         model, run = train_from_corpus(
             encoder.value, corpus, out, lf_specs=lfs, aggregation=aggregate.value, params=params, format=format,
             options=ReaderOptions(juice_cells=juice_cells.value), exclude=exclude or (), exclude_notebooks=exclude_notebooks or (),
-            max_cells=max_cells, seed=seed, resume=resume,
+            max_cells=max_cells, seed=seed, resume=resume, lfs_first=lfs_first,
         )
     typer.echo(f"trained {run.encoder} on {run.n_cells} cells ({run.n_covered} with a weak label, "
                f"{run.n_excluded} excluded) in {run.seconds:.0f}s -> {out}")

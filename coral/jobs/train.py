@@ -24,6 +24,7 @@ from coral.corpora.readers import ReaderOptions
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import Encoder, make_encoder
 from coral.jobs.evaluate import gold_ids
+from coral.jobs.lfs_first import LFS_DIR
 from coral.labeling.aggregate import AggregationMethod
 from coral.labeling.lfsets import DEFAULT_LF_SETS
 from coral.labeling.model import HeuristicStageModel
@@ -48,6 +49,7 @@ class TrainRun:
     excluded_notebooks_from: list[str]
     max_cells: int | None
     seed: int
+    lfs_first: bool = False
     n_cells: int = 0
     n_covered: int = 0
     n_excluded: int = 0
@@ -97,8 +99,13 @@ def weak_labels(cells: Sequence[ParsedCell], lf_specs: Sequence[str], aggregatio
                 progress: bool = False) -> np.ndarray:
     """(n, 5) weak labels: the ``heuristics`` stage model of ``coral predict`` with these LF sets
     and aggregation (LF errors logged, not raised); all-zero rows where no LF fires."""
-    model = HeuristicStageModel(lf_specs=tuple(lf_specs), aggregation=aggregation, on_error="log")
-    return model.predict_proba(cells, problems=problems, progress=progress).astype(np.float32)
+    return weak_labeler(lf_specs, aggregation).predict_proba(cells, problems=problems, progress=progress).astype(np.float32)
+
+
+def weak_labeler(lf_specs: Sequence[str], aggregation: AggregationMethod) -> HeuristicStageModel:
+    """The LFs and aggregation that give the weak labels (a LabelModel is fitted on the first
+    cells it labels)."""
+    return HeuristicStageModel(lf_specs=tuple(lf_specs), aggregation=aggregation, on_error="log")
 
 
 def train_from_corpus(
@@ -116,10 +123,14 @@ def train_from_corpus(
     max_cells: int | None = None,
     seed: int = 0,
     resume: bool = False,
+    lfs_first: bool = False,
     progress: bool = True,
 ) -> tuple[Encoder, TrainRun]:
     """Read and parse ``corpus`` (with reader ``options``), label it with ``lf_specs`` + ``aggregation``,
     fit ``encoder``, save to ``out``.
+
+    With ``lfs_first`` the LFs and their fitted aggregation are saved beside the encoder, and
+    the model labels the cells they cover with their vote (``coral.jobs.lfs_first``).
 
     Nothing of ``exclude`` (gold files: their cells, and the whole notebook of a
     ``<notebook>#<index>`` id) or of the notebooks listed in ``exclude_notebooks`` reaches the
@@ -130,7 +141,8 @@ def train_from_corpus(
     model = make_encoder(encoder, **(params or {}))  # fails fast on a bad parameter, before reading
     run = TrainRun(encoder=encoder, params=model.get_params(), corpus=[str(p) for p in corpus], lfs=list(lf_specs),
                    aggregation=aggregation, excluded_by=[str(p) for p in exclude],
-                   excluded_notebooks_from=[str(p) for p in exclude_notebooks], max_cells=max_cells, seed=seed)
+                   excluded_notebooks_from=[str(p) for p in exclude_notebooks], max_cells=max_cells, seed=seed,
+                   lfs_first=lfs_first)
     problems = ProblemLog()
     skip_cells, skip_notebooks = gold_ids(exclude)
     for path in exclude_notebooks:
@@ -145,12 +157,15 @@ def train_from_corpus(
         cells = subsample_notebooks(cells, max_cells, seed)
     if not cells:
         raise ValueError(f"no usable code cell in {', '.join(run.corpus)} (see the problems: {dict(problems.by_reason())})")
-    y = weak_labels(cells, lf_specs, aggregation, problems, progress)
+    labeler = weak_labeler(lf_specs, aggregation)
+    y = labeler.predict_proba(cells, problems=problems, progress=progress).astype(np.float32)
     run.n_cells, run.n_covered = len(cells), int(is_covered(y).sum())
     run.weak_label_counts = {name: round(float(v), 2) for name, v in zip(STAGE_NAMES, y.sum(axis=0))}
     out.mkdir(parents=True, exist_ok=True)
     model.fit(cells, y, checkpoint_dir=out / CHECKPOINT_DIR, resume=resume, progress=progress)
     model.save(out)
+    if lfs_first:
+        labeler.save(out / LFS_DIR)
     run.n_problems, run.problems_by_reason = len(problems), dict(problems.by_reason())
     run.seconds = round(time.perf_counter() - started, 1)
     problems.write_jsonl(out / ERRORS_FILE)

@@ -1,0 +1,49 @@
+"""A stage model that keeps the labeling functions' label where they vote and asks the encoder
+only where every LF abstains.
+
+Weak supervision trains an encoder so that it generalises beyond the LFs' coverage; on the
+cells the LFs do cover, their aggregated vote is usually more accurate than an encoder trained
+on it (the encoder only imitates it, with errors of its own). ``coral train --lfs-first``
+saves the LFs and their fitted aggregation under ``lfs/`` in the encoder's directory, and
+``coral predict`` then labels each covered cell with the LFs and every other cell with the
+encoder. docs/results.md has both readings of the shipped model on the dev sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from coral.corpora.records import ParsedCell
+from coral.encoders.base import Encoder
+from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
+from coral.stages import is_covered
+
+LFS_DIR = "lfs"  # the heuristics model inside an encoder directory
+
+
+@dataclass(slots=True)
+class LFsFirstModel:
+    """The LFs' aggregated label where any LF votes, the encoder's elsewhere."""
+
+    lfs: HeuristicStageModel
+    encoder: Encoder
+
+    def predict_proba(self, cells: Sequence[ParsedCell]) -> np.ndarray:
+        proba = self.lfs.predict_proba(cells)
+        uncovered = ~is_covered(proba)
+        if uncovered.any():
+            # the encoder sees every cell: a context encoder reads a cell beside its neighbours
+            proba[uncovered] = self.encoder.predict_proba(cells)[uncovered]
+        return proba
+
+
+def has_lfs_first(directory: str | Path) -> bool:
+    return is_heuristics_dir(Path(directory) / LFS_DIR)
+
+
+def load_lfs_first(directory: str | Path, encoder: Encoder, *, trust_code: bool = False) -> LFsFirstModel:
+    return LFsFirstModel(HeuristicStageModel.load(Path(directory) / LFS_DIR, trust_code=trust_code), encoder)
