@@ -189,8 +189,7 @@ def train_network(
     if shard is not None:
         # static graph: the same parameters take part in every step, some of them (CORAL's topic
         # matrix) through the loss rather than the forward pass, or in no step at all (its ablations)
-        model = DistributedDataParallel(network, device_ids=_device_ids(device), broadcast_buffers=False,
-                                        static_graph=True)
+        model = DistributedDataParallel(network, device_ids=_device_ids(device), static_graph=True)
     has_val = len(val_set) > 0
 
     while state.epoch < settings.epochs and (state.stale_epochs < settings.patience or not has_val):
