@@ -17,12 +17,18 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor
+
+# how long a rank waits in a collective call: the others wait while rank 0 labels the corpus
+# (about 3,500 cells/s with the extended LFs, docs/benchmarks.md) and validates, which for a
+# corpus of millions of cells outlasts torch's defaults (10 minutes for NCCL)
+COLLECTIVE_TIMEOUT = timedelta(hours=2)
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ def distributed_run(device: torch.device) -> Iterator[Shard | None]:
         return
     if device.type == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=COLLECTIVE_TIMEOUT)
     try:
         yield current_shard()
     finally:
