@@ -69,8 +69,12 @@ def train_command(
 
     Validation (10% of notebooks) and early stopping use the weak-label loss only. Example:
     coral train notebooks/ --lfs extended --aggregate labelmodel --out runs/coral
+
+    Started by torchrun, it trains with DistributedDataParallel, --batch-size per process (docs/scaling.md).
     """
     from coral.corpora.readers import ReaderOptions
+    from coral.encoders.distributed import distributed_run
+    from coral.encoders.training import resolve_device
     from coral.jobs.train import train_from_corpus
 
     set_torch_threads(threads)
@@ -86,11 +90,14 @@ def train_command(
         if no_topic_losses:
             params["topic_losses"] = False
         params.setdefault("seed", seed)
-        model, run = train_from_corpus(
-            encoder.value, corpus, out, lf_specs=lfs, aggregation=aggregate.value, params=params, format=format,
-            options=ReaderOptions(juice_cells=juice_cells.value), exclude=exclude or (), exclude_notebooks=exclude_notebooks or (),
-            max_cells=max_cells, seed=seed, resume=resume, lfs_first=lfs_first,
-        )
+        with distributed_run(resolve_device(device)) as shard:
+            model, run = train_from_corpus(
+                encoder.value, corpus, out, lf_specs=lfs, aggregation=aggregate.value, params=params, format=format,
+                options=ReaderOptions(juice_cells=juice_cells.value), exclude=exclude or (), exclude_notebooks=exclude_notebooks or (),
+                max_cells=max_cells, seed=seed, resume=resume, lfs_first=lfs_first,
+            )
+    if shard is not None and shard.rank != 0:
+        return
     typer.echo(f"trained {run.encoder} on {run.n_cells} cells ({run.n_covered} with a weak label, "
                f"{run.n_excluded} excluded) in {run.seconds:.0f}s -> {out}")
     if run.n_problems:

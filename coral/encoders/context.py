@@ -99,6 +99,7 @@ class NotebookGraphs:
 
     def __init__(self, notebooks: list[Data]) -> None:
         self.notebooks = notebooks
+        self.notebook_ids = range(len(notebooks))  # an item is a whole notebook
 
     def __len__(self) -> int:
         return len(self.notebooks)
@@ -108,7 +109,10 @@ class NotebookGraphs:
         order = torch.randperm(n, generator=generator).tolist() if shuffle else range(n)
         order = list(order)
         for start in range(0, n, batch_size):
-            yield Batch.from_data_list([self.notebooks[i] for i in order[start:start + batch_size]])
+            yield self.batch_of(order[start:start + batch_size])
+
+    def batch_of(self, index) -> Batch:
+        return Batch.from_data_list([self.notebooks[i] for i in index])
 
 
 class ContextEncoder(Encoder):

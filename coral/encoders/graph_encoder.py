@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from coral.atomic import atomic_path, write_text
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import ENCODER_FILE, N_STAGES, Encoder, check_weak_labels
+from coral.encoders.distributed import is_main
 from coral.encoders.graphs import CellGraphDataset, GraphConfig
 from coral.encoders.monitor import split_by_notebook, write_metrics
 from coral.encoders.params import ParamGroup
@@ -92,7 +93,7 @@ class GraphEncoder(Encoder):
             self.vocab_ = Vocabulary.load(checkpoint_dir / VOCAB_FILE)
         else:
             self.vocab_ = Vocabulary.build(train_cells, self.graph)
-        if checkpoint_dir:
+        if checkpoint_dir and is_main():  # built alike on every rank from the same cells; rank 0 writes it
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
             self.vocab_.save(checkpoint_dir / VOCAB_FILE)
         train_set = self._dataset(train_cells, y[train_idx])

@@ -204,6 +204,7 @@ class CellGraphDataset(Dataset):
         padded: bool = False,
     ) -> None:
         self.encoded = [encode_cell(cell, vocab, config) for cell in cells]
+        self.notebook_ids = [cell.notebook_id for cell in cells]  # distributed training deals whole notebooks
         self.masked = config.masked
         self.padded = padded
         self.y = None if y is None else torch.as_tensor(y, dtype=torch.float32)
@@ -226,17 +227,22 @@ class CellGraphDataset(Dataset):
         n = len(self)
         order = torch.randperm(n, generator=generator).numpy() if shuffle else np.arange(n)
         if not self.padded:
-            from torch_geometric.data import Batch
-
             for start in range(0, n, batch_size):
-                chunk = order[start : start + batch_size]
-                batch = Batch.from_data_list([self[i] for i in chunk])
-                batch.cell_index = torch.from_numpy(chunk)
-                yield batch
+                yield self.batch_of(order[start : start + batch_size])
             return
         sizes = np.array([len(cell.types) for cell in self.encoded])
         for chunk in size_sorted_chunks(order, sizes, batch_size, shuffle=shuffle, generator=generator):
             yield self.padded_batch(chunk)
+
+    def batch_of(self, index: np.ndarray) -> PaddedCells | Batch:
+        """The cells at ``index`` as one batch, in the form the network reads."""
+        if self.padded:
+            return self.padded_batch(index)
+        from torch_geometric.data import Batch
+
+        batch = Batch.from_data_list([self[i] for i in index])
+        batch.cell_index = torch.from_numpy(np.asarray(index))
+        return batch
 
     def padded_batch(self, index: np.ndarray) -> PaddedCells:
         types, tokens, kinds, allowed = pad_cells([self.encoded[i] for i in index], self.masked)

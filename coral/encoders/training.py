@@ -4,6 +4,10 @@ Model selection and early stopping look only at the weak-label loss on a validat
 of whole notebooks (cells of one notebook never straddle the split): no expert label is
 used anywhere in training. Every epoch is seeded from ``(seed, epoch)`` and checkpointed,
 so a resumed run continues exactly where the interrupted one stopped.
+
+Under ``torchrun`` (see ``coral.encoders.distributed``) the network is wrapped in
+DistributedDataParallel, each rank trains on its share of whole notebooks, rank 0 validates
+(its result goes to every rank, so all stop at the same epoch) and writes the checkpoints.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import copy
 import math
 import pickle
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,11 +25,15 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from coral.artifacts import UnsafeModelFileError
 from coral.atomic import atomic_path
 from coral.corpora.records import ParsedCell
+from coral.encoders.distributed import (
+    Shard, all_reduce_sum, barrier, broadcast_from_main, current_shard, is_main, notebook_batches, scaled_loss,
+)
 from coral.encoders.graphs import CellGraphDataset
 from coral.encoders.losses import weak_label_loss
 from coral.encoders.monitor import describe, warn_if_collapsed, weak_agreement, write_metrics
@@ -122,6 +130,18 @@ def validate(network: nn.Module, dataset, batch_size: int, device: torch.device)
     return {"val_weak_loss": loss, **weak_agreement(torch.cat(probas).numpy(), torch.cat(weak).numpy())}
 
 
+def training_batches(dataset, batch_size: int, shard: Shard | None,
+                     generator: torch.Generator) -> Iterator[tuple[Any, bool]]:
+    """(batch, counted) pairs of one epoch: the dataset's own shuffled batches in one process; under
+    DDP this rank's share of each step's whole notebooks (``counted`` False: a stand-in weighted 0)."""
+    if shard is None:
+        for batch in dataset.batches(batch_size, shuffle=True, generator=generator):
+            yield batch, True
+        return
+    for part in notebook_batches(dataset.notebook_ids, batch_size, shard, generator):
+        yield dataset.batch_of(part.index), part.counted
+
+
 def train_network(
     network: nn.Module,
     loss_fn: LossFn,
@@ -135,11 +155,18 @@ def train_network(
     resume: bool = False,
     progress: bool = True,
 ) -> TrainState:
-    """Train ``network`` in place on ``device`` and load the weights of its best validation epoch into it."""
+    """Train ``network`` in place on ``device`` and load the weights of its best validation epoch into it.
+
+    In a process group (torchrun) ``settings.batch_size`` is per process: a step trains on
+    world size x batch size items, and only rank 0 shows progress and writes checkpoints.
+    """
     device = resolve_device(device)
     network.to(device)
+    shard = current_shard()
+    world_size = shard.world_size if shard else 1
+    progress = progress and is_main()
     optimizer = torch.optim.AdamW(network.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    total_steps = settings.epochs * math.ceil(len(train_set) / settings.batch_size)
+    total_steps = settings.epochs * math.ceil(len(train_set) / (settings.batch_size * world_size))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, total_steps, settings.warmup, settings.min_lr_ratio))
     use_scaler = device.type == "cuda" and not torch.cuda.is_bf16_supported()
@@ -158,6 +185,11 @@ def train_network(
             state = TrainState(**saved["state"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ValueError(f"--resume: {checkpoint_path} does not fit this model and run ({exc})") from None
+    model = network
+    if shard is not None:
+        # static graph: the same parameters take part in every step, some of them (CORAL's topic
+        # matrix) through the loss rather than the forward pass, or in no step at all (its ablations)
+        model = DistributedDataParallel(network, device_ids=_device_ids(device), static_graph=True)
     has_val = len(val_set) > 0
 
     while state.epoch < settings.epochs and (state.stale_epochs < settings.patience or not has_val):
@@ -166,15 +198,17 @@ def train_network(
         network.train()
         sums: dict[str, float] = {}
         cells, started = 0, time.perf_counter()
-        bar = tqdm(train_set.batches(settings.batch_size, shuffle=True, generator=generator),
+        bar = tqdm(training_batches(train_set, settings.batch_size, shard, generator),
                    desc=f"epoch {epoch}/{settings.epochs}", unit="batch", disable=not progress, leave=False)
-        for batch in bar:
+        for batch, counted in bar:
             batch = batch.to(device)
             with autocast_for(device):
-                outputs = network(batch)
+                outputs = model(batch)
             parts = loss_fn(outputs, batch.y)
+            n = len(batch.y) if counted else 0  # cells (a graph encoder's batch is cells, the context encoder's notebooks)
+            loss = parts["loss"] if shard is None else scaled_loss(parts["loss"], n, shard)
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(parts["loss"]).backward()
+            scaler.scale(loss).backward()
             scaler.unscale_(optimizer)
             if settings.grad_clip > 0:
                 nn.utils.clip_grad_norm_(network.parameters(), settings.grad_clip)
@@ -182,13 +216,19 @@ def train_network(
             scaler.update()
             scheduler.step()
             state.step += 1
-            n = len(batch.y)  # cells (a graph encoder's batch is cells, the context encoder's notebooks)
             cells += n
             for name, value in parts.items():
                 sums[name] = sums.get(name, 0.0) + float(value.detach()) * n
-            bar.set_postfix(loss=f"{sums['loss'] / cells:.4f}", cells_s=f"{cells / (time.perf_counter() - started):.0f}")
+            if progress:
+                bar.set_postfix(loss=f"{sums['loss'] / max(cells, 1):.4f}",
+                                cells_s=f"{cells / (time.perf_counter() - started):.0f}")
+        if shard is not None:  # the epoch's losses over every rank's cells
+            cells, *totals = all_reduce_sum([cells, *sums.values()], device)
+            cells, sums = round(cells), dict(zip(sums, totals))
         seconds = time.perf_counter() - started
-        validation = validate(network, val_set, settings.batch_size, device) if has_val else {"val_weak_loss": math.nan}
+        validation = {"val_weak_loss": math.nan}
+        if has_val:  # on rank 0, and its result on every rank: all ranks then stop at the same epoch
+            validation = broadcast_from_main(validate(network, val_set, settings.batch_size, device) if is_main() else None)
         val_loss = validation["val_weak_loss"]
         row = {"epoch": epoch, "step": state.step, **{f"train_{k}": v / max(cells, 1) for k, v in sums.items()},
                **validation, "cells_per_s": cells / seconds if seconds else math.nan, "seconds": seconds}
@@ -203,12 +243,21 @@ def train_network(
         if progress:
             tqdm.write(f"epoch {epoch}: train loss {row['train_loss']:.4f}, val weak loss {val_loss:.4f}, "
                        f"{describe(validation)}, {row['cells_per_s']:.0f} cells/s")
-        warn_if_collapsed(validation, f"epoch {epoch}")
-        if checkpoint_dir is not None:
-            _save_checkpoint(checkpoint_dir, network, optimizer, scaler, scheduler, state)
+        if is_main():
+            warn_if_collapsed(validation, f"epoch {epoch}")
+            if checkpoint_dir is not None:
+                _save_checkpoint(checkpoint_dir, network, optimizer, scaler, scheduler, state)
+        barrier()
     if state.best_weights is not None:
         network.load_state_dict(state.best_weights)
     return state
+
+
+def _device_ids(device: torch.device) -> list[int] | None:
+    """DDP's ``device_ids``: this rank's GPU, none on CPU."""
+    if device.type != "cuda":
+        return None
+    return [device.index if device.index is not None else torch.cuda.current_device()]
 
 
 def _save_checkpoint(directory: Path, network: nn.Module, optimizer, scaler, scheduler, state: TrainState) -> None:

@@ -4,10 +4,15 @@ The model directory holds the encoder (``encoder.json`` with its parameters, wei
 vocabulary), ``train.json`` (corpus, LF sets, label model, counts: the run's config),
 ``metrics.csv`` per epoch, ``errors.jsonl`` (every notebook or cell the run could not use)
 and, for torch encoders, ``checkpoints/`` for ``--resume``.
+
+In a process group (``torchrun``, see docs/scaling.md) every rank reads the same corpus (checked),
+rank 0 computes the weak labels and sends them to the others, all ranks train, and rank 0
+alone writes the model directory while the others wait.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import Counter
@@ -23,6 +28,7 @@ from coral.corpora.cells import read_cells
 from coral.corpora.readers import ReaderOptions
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import Encoder, make_encoder
+from coral.encoders.distributed import barrier, broadcast_from_main, check_same_on_every_rank, is_main
 from coral.jobs.evaluate import gold_ids
 from coral.jobs.lfs_first import LFS_DIR
 from coral.labeling.aggregate import AggregationMethod
@@ -108,6 +114,14 @@ def weak_labeler(lf_specs: Sequence[str], aggregation: AggregationMethod) -> Heu
     return HeuristicStageModel(lf_specs=tuple(lf_specs), aggregation=aggregation, on_error="log")
 
 
+def cells_digest(cells: Sequence[ParsedCell]) -> str:
+    """A fingerprint of the cells (ids and sources, in order): equal on ranks that read the same corpus."""
+    digest = hashlib.sha256()
+    for cell in cells:
+        digest.update(f"{cell.id}\0{cell.source}\0".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
 def train_from_corpus(
     encoder: str,
     corpus: Sequence[str | Path],
@@ -134,7 +148,7 @@ def train_from_corpus(
 
     Nothing of ``exclude`` (gold files: their cells, and the whole notebook of a
     ``<notebook>#<index>`` id) or of the notebooks listed in ``exclude_notebooks`` reaches the
-    label model or the encoder.
+    label model or the encoder. In a process group, only rank 0 labels and writes files.
     """
     started = time.perf_counter()
     out = Path(out)
@@ -157,17 +171,25 @@ def train_from_corpus(
         cells = subsample_notebooks(cells, max_cells, seed)
     if not cells:
         raise ValueError(f"no usable code cell in {', '.join(run.corpus)} (see the problems: {dict(problems.by_reason())})")
+    check_same_on_every_rank(cells_digest(cells), f"the cells read from {', '.join(run.corpus)}")
+    # one labeling, sent to every rank: identical labels even where a LabelModel fit's floating
+    # point differs between machines, and the LFs run once rather than once per process
     labeler = weak_labeler(lf_specs, aggregation)
-    y = labeler.predict_proba(cells, problems=problems, progress=progress).astype(np.float32)
+    y = broadcast_from_main(
+        labeler.predict_proba(cells, problems=problems, progress=progress).astype(np.float32) if is_main() else None
+    )
     run.n_cells, run.n_covered = len(cells), int(is_covered(y).sum())
     run.weak_label_counts = {name: round(float(v), 2) for name, v in zip(STAGE_NAMES, y.sum(axis=0))}
-    out.mkdir(parents=True, exist_ok=True)
+    if is_main():
+        out.mkdir(parents=True, exist_ok=True)
     model.fit(cells, y, checkpoint_dir=out / CHECKPOINT_DIR, resume=resume, progress=progress)
-    model.save(out)
-    if lfs_first:
-        labeler.save(out / LFS_DIR)
     run.n_problems, run.problems_by_reason = len(problems), dict(problems.by_reason())
     run.seconds = round(time.perf_counter() - started, 1)
-    problems.write_jsonl(out / ERRORS_FILE)
-    write_text(out / TRAIN_FILE, json.dumps(asdict(run), indent=2, default=str) + "\n")
+    if is_main():
+        model.save(out)
+        if lfs_first:
+            labeler.save(out / LFS_DIR)
+        problems.write_jsonl(out / ERRORS_FILE)
+        write_text(out / TRAIN_FILE, json.dumps(asdict(run), indent=2, default=str) + "\n")
+    barrier()
     return model, run
