@@ -151,3 +151,27 @@ def test_train_reads_juice_cells_as_told(corpus, tmp_path, fixtures_dir):
         assert result.exit_code == 0, result.output
         n_cells[choice] = json.loads((out / "train.json").read_text())["n_cells"]
     assert n_cells == {"target": 42 + 5, "all": 42 + 8}
+
+
+def test_lfs_first_model_keeps_the_lfs_label_where_they_vote(corpus, tmp_path):
+    """--lfs-first: every cell an LF votes on gets the LFs' label whatever the encoder says,
+    the others the encoder's; the directory loads back as such a model."""
+    from coral.jobs.lfs_first import LFsFirstModel
+
+    out = tmp_path / "model"
+    result = CliRunner().invoke(app, ["train", "--encoder", "word2vec", str(corpus), "--lfs", "paper", "--lfs-first",
+                                      "--aggregate", "majority", "--param", "tokens__min_token_count=1",
+                                      "--param", "model__vector_size=16", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "train.json").read_text())["lfs_first"]
+    model = load_stage_model(str(out))
+    assert isinstance(model, LFsFirstModel) and model.lfs.aggregation == "majority"
+    from coral.corpora.parse import parse_code
+
+    cells = [*read_cells([str(corpus)]), parse_code("z = f(w)")]  # the last: no paper LF votes
+    lfs = HeuristicStageModel(lf_specs=("paper",), aggregation="majority").predict_proba(cells)
+    encoder = model.encoder.predict_proba(cells)
+    covered = lfs.sum(axis=1) > 0
+    assert 0 < covered.sum() < len(cells)
+    proba = model.predict_proba(cells)
+    assert np.array_equal(proba[covered], lfs[covered]) and np.allclose(proba[~covered], encoder[~covered])
