@@ -71,6 +71,11 @@ def choices(name: str, values: Iterable[str]) -> type[Enum]:
 def report_problems(problems, path: Path) -> None:
     """Write every unusable notebook or cell to ``path`` and say how many, by reason."""
     problems.write_jsonl(path)
+    echo_problems(problems, path)
+
+
+def echo_problems(problems, path: Path) -> None:
+    """Say how many notebooks or cells were unusable, by reason, and where they are listed."""
     counts = ", ".join(f"{reason}: {n}" for reason, n in problems.by_reason().most_common())
     typer.echo(f"{len(problems)} problems{f' ({counts})' if counts else ''} -> {path}")
 

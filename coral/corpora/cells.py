@@ -40,14 +40,16 @@ def read_cells(
     """Parsed code cells, in input order, from corpora (read and parsed in this process) and
     parsed Parquet directories (read back). ``format`` applies to the corpora. ``origins``,
     when given, collects where each notebook read here came from, by notebook id (parsed
-    directories do not record it)."""
+    directories do not record it). A whole notebook whose id an earlier corpus already gave is
+    logged and skipped (the first is kept)."""
     problems = problem_log(problems)
+    seen: set[str] = set()
     for path in as_path_list(paths):
         if is_parsed_dir(path):
             problems.extend(parse_problems(path))
             yield from read_parsed_cells(path)
         else:
-            for notebook in read_notebooks([path], format, problems, options):
+            for notebook in read_notebooks([path], format, problems, options, seen):
                 if origins is not None:
                     origins[notebook.id] = notebook.origin
                 yield from parse_safely(notebook, problems)
@@ -62,15 +64,21 @@ class CellPart:
     unit: WorkUnit | None = None
 
     def cells(self, problems: ProblemLog, options: ReaderOptions | None = None,
-              origins: dict[str, str] | None = None) -> Iterator[ParsedCell]:
-        """The part's parsed cells; ``origins`` as ``read_cells`` fills it."""
+              origins: dict[str, str] | None = None, seen: set[str] | None = None) -> Iterator[ParsedCell]:
+        """The part's parsed cells; ``origins`` as ``read_cells`` fills it. A corpus part skips
+        (and logs) whole notebooks whose id is in ``seen``, and adds the ids of those it reads."""
         if self.parquet is not None:
             yield from read_part_cells(self.parquet)
         else:
-            for notebook in self.unit.notebooks(problems, options or ReaderOptions()):  # type: ignore[union-attr]
+            for notebook in self.unit.notebooks(problems, options or ReaderOptions(), seen):  # type: ignore[union-attr]
                 if origins is not None:
                     origins[notebook.id] = notebook.origin
                 yield from parse_safely(notebook, problems)
+
+    @property
+    def key(self) -> str:
+        """What names the part in a run's plan: its Parquet file, or its unit's name (which hashes its inputs)."""
+        return str(self.parquet) if self.parquet is not None else self.unit.name  # type: ignore[union-attr]
 
     def describe(self) -> str:
         return str(self.parquet) if self.parquet is not None else ", ".join(self.unit.describe())  # type: ignore[union-attr]
