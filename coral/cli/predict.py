@@ -44,9 +44,11 @@ def predict_command(
     Writes OUT, OUT's errors file and OUT's manifest (<stem>.manifest.json). Each prediction
     carries the cell's role (nbgrader, JuICe or DSP) where its corpus gives one.
 
-    With --workers N or --scheduler, parts of the input are predicted in parallel with Dask
-    (one torch thread per worker) and joined in input order. Finished parts wait in
-    OUT.parts/, so after an interruption the same command predicts only the missing parts.
+    The input is predicted in parts (Parquet parts of a parsed directory, or corpus work units
+    of 500 notebooks), joined in input order. Finished parts wait in OUT.parts/: after an
+    interruption, the same command predicts only the parts not finished, with the same result.
+    With --workers N or --scheduler, parts are predicted in parallel with Dask (one torch
+    thread per worker).
     """
     import time
 
@@ -62,7 +64,8 @@ def predict_command(
             set_torch_threads(threads)
             stage_model = load_stage_model(model, lf_specs=lfs, aggregation=aggregation, device=device, trust_code=trust_code)
             run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or (), options=options,
-                                 with_source=with_source, only_gold=only_gold or ())
+                                 with_source=with_source, only_gold=only_gold or (),
+                                 model_identity=describe_stage_model(model, stage_model))
         else:
             if fit_on or with_source or trust_code or only_gold:
                 raise ValueError("--fit-on, --with-source, --trust-code and --only-gold work in one process: use them without --workers/--scheduler")
