@@ -61,7 +61,7 @@ def train_command(
     exclude_notebooks: Annotated[Optional[list[Path]], typer.Option("--exclude-notebooks", help="Lists of notebook ids (one a line, '#' comments) whose notebooks must stay out of training, e.g. held-out evaluation notebooks. Default: none.")] = None,
     format: FormatOption = None,
     juice_cells: JuiceCellsOption = JuiceCells("target"),
-    resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints (same command otherwise).")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints (same command otherwise; more --epochs may be given). Refused for another corpus, other weak labels or another model shape.")] = False,
     threads: ThreadsOption = None,
 ) -> None:
     """Train an encoder on weak labels from labeling functions (no expert labels are used).

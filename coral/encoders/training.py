@@ -157,7 +157,7 @@ def train_network(
             scheduler.load_state_dict(saved["scheduler"])
             state = TrainState(**saved["state"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise ValueError(f"--resume: {checkpoint_path} does not fit this model and run ({exc})") from None
+            raise ValueError(f"--resume: {checkpoint_path} does not fit this model and run ({' '.join(str(exc).split())[:300]})") from None
     has_val = len(val_set) > 0
 
     while state.epoch < settings.epochs and (state.stale_epochs < settings.patience or not has_val):

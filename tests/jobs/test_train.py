@@ -148,3 +148,30 @@ def test_train_reads_juice_cells_as_told(corpus, tmp_path, fixtures_dir):
         assert result.exit_code == 0, result.output
         n_cells[choice] = json.loads((out / "train.json").read_text())["n_cells"]
     assert n_cells == {"target": 42 + 5, "all": 42 + 8}
+
+
+def test_resume_refuses_another_corpus_or_another_model_shape(corpus, tmp_path):
+    tiny = ["--encoder", "coral", "--d-model", "8", "--param", "model__heads=1", "--param", "model__layers=1",
+            "--param", "model__d_ff=16", "--param", "model__n_topics=4", "--max-nodes", "16", "--batch-size", "8",
+            "--device", "cpu", "--threads", "1"]
+    out = tmp_path / "model"
+    runner = CliRunner()
+    first = runner.invoke(app, ["train", str(corpus), "--out", str(out), "--epochs", "1", *tiny])
+    assert first.exit_code == 0, first.output
+    smaller = tmp_path / "smaller"
+    smaller.mkdir()
+    for name in ("nb0.ipynb", "nb1.ipynb"):
+        (smaller / name).write_bytes((corpus / name).read_bytes())
+    other_corpus = runner.invoke(app, ["train", str(smaller), "--out", str(out), "--epochs", "2", "--resume", *tiny])
+    assert other_corpus.exit_code == 1
+    message = other_corpus.output.strip().splitlines()[-1]
+    assert other_corpus.output.count("error:") == 1 and message.startswith("error: --resume:") and "another corpus" in message
+    assert "cells: 42 -> 14" in message
+    other_shape = runner.invoke(app, ["train", str(corpus), "--out", str(out), "--epochs", "2", "--resume",
+                                      *tiny, "--d-model", "16"])
+    assert other_shape.exit_code == 1
+    message = other_shape.output.strip()
+    assert message.count("\n") == 0 and message.startswith("error: --resume:") and "another shape" in message and "d_model: 8 -> 16" in message
+    more_epochs = runner.invoke(app, ["train", str(corpus), "--out", str(out), "--epochs", "2", "--resume", *tiny])
+    assert more_epochs.exit_code == 0, more_epochs.output
+    assert json.loads((out / "training.json").read_text())["epochs_run"] == 2
