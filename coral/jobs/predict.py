@@ -26,7 +26,7 @@ from coral.corpora.cells import CellPart, plan_cell_parts, read_cells
 from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.records import ParsedCell
 from coral.jobs.evaluate import gold_ids
-from coral.parts import PartStore, run_parts
+from coral.corpora.parts import PartStore, run_parts
 from coral.predictions import Prediction, predictions_from_proba, write_lines, write_predictions
 from coral.problems import ProblemLog
 
@@ -189,7 +189,7 @@ def predict_corpus(
 ) -> PredictionRun:
     """Predict every code cell of ``inputs`` in this process and write predictions plus the problems log.
 
-    The input is predicted part by part (:mod:`coral.parts`): finished parts wait in
+    The input is predicted part by part (:mod:`coral.corpora.parts`): finished parts wait in
     ``parts_dir(out)``, so a rerun after an interruption (even kill -9) predicts only the rest
     and writes the same ``out``; ``model_identity`` (a description of the model, e.g. its
     manifest entry; by default its class and parameters) tells a rerun's parts from another

@@ -3,7 +3,7 @@
 Input is read by :mod:`coral.corpora.cells` (every input kind a command takes).
 ``label_corpus`` labels a stream of cells in memory; ``label_to_directory`` (``coral label``)
 labels the input's parts (:func:`coral.corpora.cells.plan_cell_parts`) in this process or on
-Dask, resumably (:mod:`coral.parts`), and joins them in input order: the same matrix.
+Dask, resumably (:mod:`coral.corpora.parts`), and joins them in input order: the same matrix.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from coral.corpora.records import ParsedCell
 from coral.labeling.apply import LabelingFunctionError, OnError, apply_lfs
 from coral.labeling.lfsets import load_lf_sets, portable_lf_spec
 from coral.labeling.matrix import LABEL_PROBLEMS_FILE, LabelMatrix
-from coral.parts import PartStore, run_parts
+from coral.corpora.parts import PartStore, run_parts
 from coral.problems import ProblemLog, problem_log
 
 
@@ -117,7 +117,7 @@ def label_to_directory(
     The parts (:func:`coral.corpora.cells.plan_cell_parts`; ``notebooks_per_unit`` sizes those
     of corpora) are labeled in this process with ``workers=1`` and no ``scheduler``, otherwise
     on Dask (a scheduler's workers need coral and the LF files). Finished parts wait in
-    ``out/_parts`` (:mod:`coral.parts`): a rerun after an interruption, even kill -9, labels
+    ``out/_parts`` (:mod:`coral.corpora.parts`): a rerun after an interruption, even kill -9, labels
     only the others and writes the same files as an uninterrupted run. An LF error under
     ``on_error="raise"`` names LF and cell; another failure of a part names the part.
     """
