@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 
 from coral.cli.main import (
-    Corpora, FormatOption, JuiceCells, JuiceCellsOption, LFErrors, LFsOption, OnErrorOption,
+    ChunkSizeOption, Corpora, FormatOption, JuiceCells, JuiceCellsOption, LFErrors, LFsOption, OnErrorOption,
     SchedulerOption, app, echo_problems, user_errors,
 )
+from coral.corpora.units import DEFAULT_NOTEBOOKS_PER_UNIT
 from coral.labeling.lfsets import DEFAULT_LF_SETS
 
 
@@ -31,11 +32,12 @@ def label_command(
         ),
     ] = 1,
     scheduler: SchedulerOption = None,
+    chunk_size: ChunkSizeOption = DEFAULT_NOTEBOOKS_PER_UNIT,
 ) -> None:
     """Apply labeling functions to every code cell: the label matrix (cell ids x LFs, -1 = abstain).
 
     The input is labeled in parts (Parquet parts of a parsed directory, or corpus work units of
-    500 notebooks), joined in input order. Finished parts wait in OUT/_parts: after an
+    --chunk-size notebooks), joined in input order. Finished parts wait in OUT/_parts: after an
     interruption, the same command labels only the parts not finished, with the same result.
     With --workers N or --scheduler, parts are labeled in parallel with Dask; a cluster's
     workers need coral and the LF files.
@@ -49,7 +51,8 @@ def label_command(
         problems = ProblemLog()
         matrix = label_to_directory(
             corpora, lfs, out, format=format, on_error=on_lf_error.value, problems=problems, workers=workers,
-            scheduler=scheduler, progress=True, options=ReaderOptions(juice_cells=juice_cells.value),
+            scheduler=scheduler, notebooks_per_unit=chunk_size, progress=True,
+            options=ReaderOptions(juice_cells=juice_cells.value),
         )
     covered = int((matrix.L != -1).any(axis=1).sum())
     typer.echo(f"{len(matrix.ids)} cells x {len(matrix.lf_names)} LFs -> {Path(out) / MATRIX_FILE}; "

@@ -15,6 +15,7 @@ from typing import Annotated, NoReturn, Optional
 import typer
 
 from coral.corpora.readers import FORMAT_ALIASES, FORMATS, normalize_format
+from coral.corpora.units import DEFAULT_NOTEBOOKS_PER_UNIT
 from coral.labeling.aggregate import AGGREGATION_METHODS
 from coral.labeling.lfsets import BUILTIN_LF_SETS
 
@@ -129,6 +130,11 @@ WorkersOption = Annotated[
 SchedulerOption = Annotated[
     Optional[str],
     typer.Option("--scheduler", help="Address of a Dask scheduler (tcp://host:8786) to run on a cluster. Default: run locally."),
+]
+ChunkSizeOption = Annotated[
+    int,
+    typer.Option("--chunk-size", help="Notebooks per work unit of a corpus: the part a run finishes, keeps and skips "
+                 "when rerun after an interruption (a parsed directory keeps its own parts).", min=1),
 ]
 ModelOption = Annotated[
     str, typer.Option("--model", help="Stage model: default (shipped with coral), heuristics (LFs + --aggregate), or a model directory.")
