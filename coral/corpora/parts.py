@@ -6,8 +6,8 @@ rerunning the same command after an interruption (even kill -9) does only the re
 options) and, for each finished part, its output and a sidecar (the problems it met and the
 notebook ids it read). Both are written under temporary names and renamed, the sidecar first:
 a part whose output exists is complete. A folder that holds another run's parts is emptied
-and started afresh, never mixed in. The parts are joined in input order into the final output, the same
-as an uninterrupted run writes, and the folder is then removed.
+and started afresh, never mixed in. The parts are joined in input order into the final
+output, the same as an uninterrupted run writes, and the folder is then removed.
 
 A notebook id met in two parts is kept where it comes first: parts that repeat an id read
 before are run again with those ids to skip (and report), as one pass over the input would.
@@ -29,7 +29,7 @@ from coral.problems import Problem
 PLAN_FILE = "plan.json"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PartStore:
     """The folder of a run's finished parts: ``part-<index>.<suffix>`` outputs and their
     ``part-<index>.json`` sidecars, beside ``plan.json``."""

@@ -207,20 +207,23 @@ def predict_corpus(
         raise ValueError(f"{out}: is a folder; predictions are written to a file, e.g. {out / 'predictions.jsonl'}")
     fit_options = options
     if only_gold:
-        cells, notebooks = gold_ids(only_gold)
-        options = replace(options or ReaderOptions(), only_ids=frozenset(cells | notebooks))
-    if fit_on and not (_is_heuristics(model) and model.aggregation == "labelmodel"):
+        gold_cells, gold_notebooks = gold_ids(only_gold)
+        options = replace(options or ReaderOptions(), only_ids=frozenset(gold_cells | gold_notebooks))
+    label_model = _is_heuristics(model) and model.aggregation == "labelmodel"
+    if fit_on and not label_model:
         raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
-    if _is_heuristics(model) and model.aggregation == "labelmodel" and getattr(model, "label_model_", None) is None:
-        # fitted before the parts, on the whole of fit_on or the input (problems met here are the parts' to report)
-        L = model.label_matrix(read_cells(fit_on or inputs, format, ProblemLog(), fit_options if fit_on else options))
+    problems = ProblemLog()
+    if fit_on or (label_model and getattr(model, "label_model_", None) is None):
+        # fitted before the parts, on the whole of fit_on or of the input (whose problems the parts report)
+        cells = read_cells(fit_on, format, problems, fit_options) if fit_on else read_cells(inputs, format, ProblemLog(), options)
+        L = model.label_matrix(cells)  # type: ignore[union-attr]
         if (L != -1).any():
-            model.fit_matrix(L)
+            model.fit_matrix(L)  # type: ignore[union-attr]
     identity = dict(model_identity) if model_identity is not None else {
         "class": type(model).__name__, "params": getattr(model, "get_params", dict)()}
     identity.update(fit_on=[str(path) for path in fit_on], only_gold=[str(path) for path in only_gold],
                     with_source=with_source)
-    return _predict_by_parts(inputs, out, format, options, notebooks_per_unit, identity, progress,
+    return _predict_by_parts(inputs, out, format, options, notebooks_per_unit, identity, problems, progress,
                              workers=1, scheduler=None, model=model, with_source=with_source)
 
 
@@ -304,18 +307,18 @@ def predict_corpus_parallel(
 
     identity = {**describe_stage_model(model, stage_model), "aggregation": aggregation, "fit_on": [], "only_gold": [],
                 "with_source": False}
-    return _predict_by_parts(inputs, Path(out), format, options, notebooks_per_unit, identity, progress,
+    return _predict_by_parts(inputs, Path(out), format, options, notebooks_per_unit, identity, ProblemLog(), progress,
                              workers=workers, scheduler=scheduler, model=model, lf_specs=lf_specs,
                              aggregation=aggregation, device=device)
 
 
 def _predict_by_parts(inputs: Sequence[str | Path], out: Path, format: str | None, options: ReaderOptions | None,
-                      notebooks_per_unit: int | None, identity: Mapping[str, Any], progress: bool, *,
-                      workers: int | None, scheduler: str | None, **arguments: Any) -> PredictionRun:
+                      notebooks_per_unit: int | None, identity: Mapping[str, Any], problems: ProblemLog,
+                      progress: bool, *, workers: int | None, scheduler: str | None, **arguments: Any) -> PredictionRun:
     """Predict the parts of ``inputs`` not finished in ``parts_dir(out)`` (``predict_part`` with
-    ``arguments``), then join all in input order into ``out``: its errors file first, ``out``
-    last, each written whole; the parts are removed once ``out`` is in place."""
-    problems = ProblemLog()
+    ``arguments``), then join all in input order into ``out``: its errors file (``problems``
+    and the parts') first, ``out`` last, each written whole; the parts are removed once ``out``
+    is in place."""
     parts = plan_cell_parts(inputs, format, problems, notebooks_per_unit, options)
     store = PartStore(parts_dir(out), ".jsonl")
     store.start({"inputs": [str(path) for path in inputs], "format": format, "options": repr(options),
@@ -325,6 +328,9 @@ def _predict_by_parts(inputs: Sequence[str | Path], out: Path, format: str | Non
     for index in range(len(parts)):
         problems.extend(store.problems(index))
     problems.write_jsonl(errors_path(out))
+    if not any(store.output(index).stat().st_size for index in range(len(parts))):
+        store.remove()
+        raise NoUsableInputError(_nothing_to_label(inputs, problems, errors_path(out)))
     n_cells = n_covered = 0
 
     def joined() -> Iterator[str]:
@@ -337,10 +343,6 @@ def _predict_by_parts(inputs: Sequence[str | Path], out: Path, format: str | Non
                     yield line
 
     write_lines(joined(), out)
-    if not n_cells:
-        out.unlink()
-        store.remove()
-        raise NoUsableInputError(_nothing_to_label(inputs, problems, errors_path(out)))
     store.remove()
     return PredictionRun(out=out, errors=errors_path(out), n_cells=n_cells, n_covered=n_covered,
                          n_problems=len(problems), problems_by_reason=dict(problems.by_reason()))
