@@ -15,7 +15,6 @@ from typing import Annotated, NoReturn, Optional
 import typer
 
 from coral.corpora.readers import FORMAT_ALIASES, FORMATS, normalize_format
-from coral.corpora.units import DEFAULT_NOTEBOOKS_PER_UNIT
 from coral.labeling.aggregate import AGGREGATION_METHODS
 from coral.labeling.lfsets import BUILTIN_LF_SETS
 

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from coral.atomic import atomic_path, write_text
+from coral.atomic import write_text
 from coral.corpora.dask_runner import run_tasks
 from coral.problems import Problem
 
