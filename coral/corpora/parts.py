@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from coral.atomic import write_text
+from coral.corpora.cells import CellPart
 from coral.corpora.dask_runner import run_tasks
 from coral.problems import Problem
 
@@ -74,23 +75,27 @@ class PartStore:
         return json.loads(self._sidecar(index).read_text(encoding="utf-8"))
 
 
-def repeated_ids(ids_by_part: Sequence[Collection[str]]) -> dict[int, frozenset[str]]:
-    """For each part holding notebook ids that an earlier part holds, those ids."""
-    earlier: set[str] = set()
+def repeated_ids(ids_by_part: Sequence[Collection[str]], groups: Sequence[str | None] | None = None) -> dict[int, frozenset[str]]:
+    """For each part holding notebook ids that an earlier part holds, those ids. Ids shared by
+    parts of one group (the Parquet parts of one parsed directory, where a notebook's cells may
+    span two parts) are no repeats; parts of group None (corpus parts) have no such exception."""
+    first_group: dict[str, str | None] = {}  # notebook id -> the group of the first part holding it
     repeats: dict[int, frozenset[str]] = {}
     for index, ids in enumerate(ids_by_part):
-        again = earlier.intersection(ids)
+        group = groups[index] if groups is not None else None
+        again = frozenset(i for i in ids if i in first_group and (group is None or first_group[i] != group))
         if again:
-            repeats[index] = frozenset(again)
-        earlier.update(ids)
+            repeats[index] = again
+        for notebook_id in ids:
+            first_group.setdefault(notebook_id, group)
     return repeats
 
 
 def run_parts(
-    parts: Sequence[Any],
+    parts: Sequence[CellPart],
     task: Callable[..., None],
     store: PartStore,
-    failure: Callable[[Any, BaseException], Exception],
+    failure: Callable[[CellPart, BaseException], Exception],
     *,
     scheduler: str | None = None,
     workers: int | None = 1,
@@ -111,6 +116,6 @@ def run_parts(
                 raise failure(parts[jobs[position][0]], error) from error
 
     run([index for index in range(len(parts)) if not store.is_finished(index)], {})
-    repeats = repeated_ids([store.notebook_ids(index) for index in range(len(parts))])
+    repeats = repeated_ids([store.notebook_ids(index) for index in range(len(parts))], [part.group for part in parts])
     if repeats:
         run(sorted(repeats), repeats)

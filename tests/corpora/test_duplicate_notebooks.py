@@ -70,3 +70,17 @@ def test_label_and_predict_by_parts_skip_it_as_one_pass_does(two_corpora, tmp_pa
                          notebooks_per_unit=1)
     predicted = [json.loads(line)["id"] for line in (tmp_path / "p.jsonl").read_text().splitlines()]
     assert predicted == expected.ids and run.problems_by_reason == {DUPLICATE_NOTEBOOK: 1}
+
+
+@pytest.mark.parametrize("parsed_first", [True, False])
+def test_a_parsed_directory_and_a_corpus_that_share_a_notebook(two_corpora, tmp_path, parsed_first):
+    parse_corpus([two_corpora[0]], tmp_path / "parsed", workers=1, notebooks_per_unit=1)
+    inputs = [tmp_path / "parsed", two_corpora[1]] if parsed_first else [two_corpora[1], tmp_path / "parsed"]
+    one_pass = ProblemLog()
+    ids = [cell.id for cell in read_cells(inputs, problems=one_pass)]
+    assert ids.count("shared.ipynb#0") == 1 and ("shared.ipynb#2" in ids) == (not parsed_first)
+    (skipped,) = duplicates(one_pass)
+    assert skipped[0] == "shared.ipynb" and (skipped[1] == str(two_corpora[1] / "shared.ipynb")) == parsed_first
+    by_parts = ProblemLog()
+    matrix = label_to_directory(inputs, ["paper"], tmp_path / "labels", problems=by_parts, notebooks_per_unit=1)
+    assert matrix.ids == ids and [item for item, _ in duplicates(by_parts)] == ["shared.ipynb"]
