@@ -1,6 +1,6 @@
 """Cells per second for applying LF sets: coral's applier next to Snorkel's LFApplier and
 PandasLFApplier, on the same LFs and the same parsed cells; with ``--workers N``, also the
-whole input labeled by ``label_corpus`` (one process) and ``label_corpus_parallel`` (Dask).
+whole input labeled by ``label_corpus`` (one process) and ``label_to_directory`` (Dask).
 
     python benchmarks/label.py [INPUT ...] [--cells N] [--lfs paper --lfs extended] [--workers N]
 
@@ -12,6 +12,7 @@ The whole-input timings include reading the input (and parsing it, for corpora).
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from itertools import islice
 from pathlib import Path
@@ -21,7 +22,7 @@ from snorkel.labeling import LFApplier, PandasLFApplier
 
 from coral.corpora.cells import read_cells
 from coral.labeling.apply import apply_lfs, cells_to_frame
-from coral.labeling.corpus import label_corpus, label_corpus_parallel
+from coral.labeling.corpus import label_corpus, label_to_directory
 from coral.labeling.lfsets import load_lfs
 
 SHARED_GITHUB = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "github"
@@ -58,8 +59,9 @@ def main() -> None:
             whole = label_corpus(inputs, lfs)
             n = len(whole.ids)
             print(f"  {'whole input, label_corpus':<34} {time.perf_counter() - started:7.2f} s  {n:,} cells")
-            parallel = timed(f"whole input, {args.workers} Dask workers", n,
-                             lambda: label_corpus_parallel(inputs, [spec], workers=args.workers))
+            with tempfile.TemporaryDirectory() as out:
+                parallel = timed(f"whole input, {args.workers} Dask workers", n,
+                                 lambda: label_to_directory(inputs, [spec], out, workers=args.workers))
             print(f"  same matrix: {parallel.ids == whole.ids and np.array_equal(parallel.L, whole.L)}")
 
 

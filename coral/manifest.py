@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from coral import __version__
+from coral.atomic import write_text
 
 MANIFEST_FILE = "manifest.json"
 LABELING_DIR = Path(__file__).resolve().parent / "labeling"
@@ -122,5 +123,5 @@ def write_manifest(
         "outputs": [str(path) for path in outputs],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return path

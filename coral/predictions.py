@@ -17,7 +17,7 @@ from: a file, ``archive:member`` or ``shard:line``) and ``source`` (its code, wi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -66,19 +66,33 @@ def predictions_from_proba(cells: Sequence[ParsedCell], proba: np.ndarray) -> li
     return out
 
 
-def write_predictions(predictions: Iterable[Prediction], path: str | Path) -> int:
+def write_predictions(predictions: Iterable[Prediction], path: str | Path,
+                      before_rename: Callable[[], None] | None = None) -> int:
     """Write predictions as JSON Lines, all or nothing (a killed run leaves no partial file);
-    return how many were written."""
+    return how many were written. ``before_rename`` is as :func:`write_lines` takes it."""
+    return write_lines((_line(prediction) for prediction in predictions), path, before_rename)
+
+
+def write_lines(lines: Iterable[str], path: str | Path, before_rename: Callable[[], None] | None = None) -> int:
+    """Write text lines (each ending in a newline) to ``path`` through a temporary file; return
+    how many. ``before_rename`` runs once all are written, before ``path`` appears."""
     n = 0
-    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as out:
-        for prediction in predictions:
-            record = asdict(prediction)
-            for optional in OPTIONAL_FIELDS:
-                if record[optional] is None:
-                    del record[optional]
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            n += 1
+    with atomic_path(path) as temporary:
+        with open(temporary, "w", encoding="utf-8") as out:
+            for line in lines:
+                out.write(line)
+                n += 1
+        if before_rename is not None:
+            before_rename()
     return n
+
+
+def _line(prediction: Prediction) -> str:
+    record = asdict(prediction)
+    for optional in OPTIONAL_FIELDS:
+        if record[optional] is None:
+            del record[optional]
+    return json.dumps(record, ensure_ascii=False) + "\n"
 
 
 def read_predictions(path: str | Path) -> Iterator[Prediction]:

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from coral.cli.main import FormatOption, JuiceCells, JuiceCellsOption, SchedulerOption, app, fail, user_errors
+from coral.cli.main import ChunkSizeOption, FormatOption, JuiceCells, JuiceCellsOption, SchedulerOption, app, fail, user_errors
 from coral.corpora.parquet import ERRORS_FILE
 from coral.corpora.pipeline import corpus_stats, parse_corpus
 from coral.corpora.readers import ReaderOptions
@@ -139,10 +139,7 @@ def parse_command(
         Optional[int],
         typer.Option(help="Local worker processes; 1 runs in this process without Dask. Default: all cores.", min=1),
     ] = None,
-    chunk_size: Annotated[
-        int,
-        typer.Option(help="Notebooks per work unit (one Parquet part each; finished parts are skipped on rerun).", min=1),
-    ] = DEFAULT_NOTEBOOKS_PER_UNIT,
+    chunk_size: ChunkSizeOption = DEFAULT_NOTEBOOKS_PER_UNIT,
     max_cell_chars: MaxCellOption = _DEFAULTS.max_code_cell_chars,
     max_notebook_bytes: MaxNotebookOption = _DEFAULTS.max_notebook_bytes,
     juice_cells: JuiceCellsOption = JuiceCells("target"),

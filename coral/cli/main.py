@@ -71,6 +71,11 @@ def choices(name: str, values: Iterable[str]) -> type[Enum]:
 def report_problems(problems, path: Path) -> None:
     """Write every unusable notebook or cell to ``path`` and say how many, by reason."""
     problems.write_jsonl(path)
+    echo_problems(problems, path)
+
+
+def echo_problems(problems, path: Path) -> None:
+    """Say how many notebooks or cells were unusable, by reason, and where they are listed."""
     counts = ", ".join(f"{reason}: {n}" for reason, n in problems.by_reason().most_common())
     typer.echo(f"{len(problems)} problems{f' ({counts})' if counts else ''} -> {path}")
 
@@ -124,6 +129,11 @@ WorkersOption = Annotated[
 SchedulerOption = Annotated[
     Optional[str],
     typer.Option("--scheduler", help="Address of a Dask scheduler (tcp://host:8786) to run on a cluster. Default: run locally."),
+]
+ChunkSizeOption = Annotated[
+    int,
+    typer.Option("--chunk-size", help="Notebooks per work unit of a corpus: the part a run finishes, keeps and skips "
+                 "when rerun after an interruption (a parsed directory keeps its own parts).", min=1),
 ]
 ModelOption = Annotated[
     str, typer.Option("--model", help="Stage model: default (shipped with coral), heuristics (LFs + --aggregate), or a model directory.")

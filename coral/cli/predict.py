@@ -8,9 +8,10 @@ from typing import Annotated, Optional
 import typer
 
 from coral.cli.main import (
-    AGGREGATE_HELP, LFS_HELP, Aggregation, Corpora, DeviceOption, FormatOption, JuiceCells, JuiceCellsOption, ModelOption,
+    AGGREGATE_HELP, ChunkSizeOption, LFS_HELP, Aggregation, Corpora, DeviceOption, FormatOption, JuiceCells, JuiceCellsOption, ModelOption,
     SchedulerOption, ThreadsOption, TrustCodeOption, WorkersOption, app, set_torch_threads, user_errors,
 )
+from coral.corpora.units import DEFAULT_NOTEBOOKS_PER_UNIT
 from coral.labeling.lfsets import DEFAULT_LF_SETS
 
 
@@ -37,6 +38,7 @@ def predict_command(
     trust_code: TrustCodeOption = False,
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = None,
+    chunk_size: ChunkSizeOption = DEFAULT_NOTEBOOKS_PER_UNIT,
 ) -> None:
     """Predict the stage of every code cell with a stage model (by default the one shipped
     with coral); with --model heuristics, cells no LF covers get stage null.
@@ -44,9 +46,11 @@ def predict_command(
     Writes OUT, OUT's errors file and OUT's manifest (<stem>.manifest.json). Each prediction
     carries the cell's role (nbgrader, JuICe or DSP) where its corpus gives one.
 
-    With --workers N or --scheduler, parts of the input are predicted in parallel with Dask
-    (one torch thread per worker) and joined in input order. Finished parts wait in
-    OUT.parts/, so after an interruption the same command predicts only the missing parts.
+    The input is predicted in parts (Parquet parts of a parsed directory, or corpus work units
+    of --chunk-size notebooks), joined in input order. Finished parts wait in OUT.parts/: after an
+    interruption, the same command predicts only the parts not finished, with the same result.
+    With --workers N or --scheduler, parts are predicted in parallel with Dask (one torch
+    thread per worker).
     """
     import time
 
@@ -62,13 +66,15 @@ def predict_command(
             set_torch_threads(threads)
             stage_model = load_stage_model(model, lf_specs=lfs, aggregation=aggregation, device=device, trust_code=trust_code)
             run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or (), options=options,
-                                 with_source=with_source, only_gold=only_gold or ())
+                                 with_source=with_source, only_gold=only_gold or (),
+                                 model_identity=describe_stage_model(model, stage_model), notebooks_per_unit=chunk_size)
         else:
             if fit_on or with_source or trust_code or only_gold:
                 raise ValueError("--fit-on, --with-source, --trust-code and --only-gold work in one process: use them without --workers/--scheduler")
             stage_model = load_stage_model(model, lf_specs=lfs, aggregation=aggregation, device="cpu")
             run = predict_corpus_parallel(inputs, model, out, lf_specs=lfs, aggregation=aggregation, format=format,
-                                          device=device, workers=workers, scheduler=scheduler, options=options)
+                                          device=device, workers=workers, scheduler=scheduler, options=options,
+                                          notebooks_per_unit=chunk_size)
     write_manifest(
         out.with_name(f"{out.stem}.manifest.json"), command="predict", model=describe_stage_model(model, stage_model),
         inputs=inputs, counts={"code_cells": run.n_cells, "with_stage": run.n_covered, "problems": run.n_problems},

@@ -61,7 +61,7 @@ def train_command(
     exclude_notebooks: Annotated[Optional[list[Path]], typer.Option("--exclude-notebooks", help="Lists of notebook ids (one a line, '#' comments) whose notebooks must stay out of training, e.g. held-out evaluation notebooks. Default: none.")] = None,
     format: FormatOption = None,
     juice_cells: JuiceCellsOption = JuiceCells("target"),
-    resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints (same command otherwise).")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints (same command otherwise; more --epochs may be given). Refused for another corpus, other weak labels or another model shape.")] = False,
     lfs_first: Annotated[bool, typer.Option("--lfs-first", help="Save the LFs and their aggregation in the model too: it then labels every cell an LF votes on with the LFs' label, and only the others with the encoder (docs/encoders.md). Default: the encoder labels every cell.")] = False,
     threads: ThreadsOption = None,
 ) -> None:

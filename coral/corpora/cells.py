@@ -18,7 +18,7 @@ from coral.corpora.parse import parse_notebook
 from coral.corpora.readers import PathLike, ReaderOptions, as_path_list, read_notebooks
 from coral.corpora.records import Notebook, ParsedCell
 from coral.corpora.units import DEFAULT_NOTEBOOKS_PER_UNIT, WorkUnit, plan_work_units
-from coral.problems import PARSE_FAILED, ProblemLog, problem_log
+from coral.problems import DUPLICATE_NOTEBOOK, PARSE_FAILED, ProblemLog, problem_log
 
 
 def parse_safely(notebook: Notebook, problems: ProblemLog) -> list[ParsedCell]:
@@ -40,17 +40,36 @@ def read_cells(
     """Parsed code cells, in input order, from corpora (read and parsed in this process) and
     parsed Parquet directories (read back). ``format`` applies to the corpora. ``origins``,
     when given, collects where each notebook read here came from, by notebook id (parsed
-    directories do not record it)."""
+    directories do not record it). A notebook whose id an earlier input already gave is logged
+    and skipped (the first is kept)."""
     problems = problem_log(problems)
+    seen: set[str] = set()
     for path in as_path_list(paths):
         if is_parsed_dir(path):
             problems.extend(parse_problems(path))
-            yield from read_parsed_cells(path)
+            kept: set[str] = set()
+            yield from _unrepeated(read_parsed_cells(path), frozenset(seen), str(path), problems, kept)
+            seen |= kept
         else:
-            for notebook in read_notebooks([path], format, problems, options):
+            for notebook in read_notebooks([path], format, problems, options, seen):
                 if origins is not None:
                     origins[notebook.id] = notebook.origin
                 yield from parse_safely(notebook, problems)
+
+
+def _unrepeated(cells: Iterable[ParsedCell], skip: frozenset[str], origin: str, problems: ProblemLog,
+                kept: set[str]) -> Iterator[ParsedCell]:
+    """Parsed ``cells`` less those of the notebooks in ``skip`` (read from an earlier input), each
+    such notebook logged once; ``kept`` gains the notebook ids of the others."""
+    skipped: set[str] = set()
+    for cell in cells:
+        if cell.notebook_id in skip:
+            if cell.notebook_id not in skipped:
+                skipped.add(cell.notebook_id)
+                problems.add(origin, cell.notebook_id, DUPLICATE_NOTEBOOK, "an id already read: the first is kept")
+            continue
+        kept.add(cell.notebook_id)
+        yield cell
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,15 +81,31 @@ class CellPart:
     unit: WorkUnit | None = None
 
     def cells(self, problems: ProblemLog, options: ReaderOptions | None = None,
-              origins: dict[str, str] | None = None) -> Iterator[ParsedCell]:
-        """The part's parsed cells; ``origins`` as ``read_cells`` fills it."""
+              origins: dict[str, str] | None = None, seen: set[str] | None = None) -> Iterator[ParsedCell]:
+        """The part's parsed cells; ``origins`` as ``read_cells`` fills it. Notebooks whose id is
+        in ``seen`` are skipped and logged; ``seen`` gains the ids of those read (whole notebooks
+        only, for a corpus part)."""
         if self.parquet is not None:
-            yield from read_part_cells(self.parquet)
+            kept: set[str] = set()
+            yield from _unrepeated(read_part_cells(self.parquet), frozenset(seen or ()), str(self.parquet), problems, kept)
+            if seen is not None:
+                seen |= kept
         else:
-            for notebook in self.unit.notebooks(problems, options or ReaderOptions()):  # type: ignore[union-attr]
+            for notebook in self.unit.notebooks(problems, options or ReaderOptions(), seen):  # type: ignore[union-attr]
                 if origins is not None:
                     origins[notebook.id] = notebook.origin
                 yield from parse_safely(notebook, problems)
+
+    @property
+    def group(self) -> str | None:
+        """The parsed directory of a Parquet part (a notebook's cells may span two parts of one
+        directory, so ids those parts share are no repeats); None for a corpus part."""
+        return str(self.parquet.parent) if self.parquet is not None else None
+
+    @property
+    def key(self) -> str:
+        """What names the part in a run's plan: its Parquet file, or its unit's name (which hashes its inputs)."""
+        return str(self.parquet) if self.parquet is not None else self.unit.name  # type: ignore[union-attr]
 
     def describe(self) -> str:
         return str(self.parquet) if self.parquet is not None else ", ".join(self.unit.describe())  # type: ignore[union-attr]

@@ -4,7 +4,8 @@
 Dask runner (:mod:`coral.corpora.dask_runner`) into one Parquet part (layout in
 :mod:`coral.corpora.parquet`). A part is written under a temporary name and renamed when
 complete, with its sidecar renamed just before it, so a killed run never leaves a half
-part that looks finished, and a rerun skips the parts already done.
+part that looks finished, and a rerun skips the parts already done. A notebook id that two
+units hold is kept in the first: the later unit is parsed again without it, which is reported.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from coral.corpora.parquet import (
     part_path,
     sidecar_path,
 )
+from coral.corpora.parts import repeated_ids
 from coral.corpora.readers import PathLike, ReaderOptions, as_path_list, read_notebooks
 from coral.corpora.records import ParsedCell
 from coral.corpora.stats import CorpusStats
@@ -78,19 +80,21 @@ def corpus_stats(
 
 @dataclass
 class UnitReport:
-    """What one work unit produced (read back from its sidecar when the part already existed)."""
+    """What one work unit produced (read back from its sidecar when the part already existed);
+    ``notebook_ids``: the ids of the whole notebooks it kept, to find those another unit repeats."""
 
     name: str
     stats: CorpusStats
     problems: list[Problem]
     reused: bool = False
+    notebook_ids: list[str] = field(default_factory=list)
 
 
 def _parse_unit(
-    unit: WorkUnit, problems: ProblemLog, stats: CorpusStats, options: ReaderOptions
+    unit: WorkUnit, problems: ProblemLog, stats: CorpusStats, options: ReaderOptions, seen: set[str] | None = None
 ) -> Iterator[list[ParsedCell]]:
     """The parsed cells of each notebook of a unit, counted into ``stats`` on the way."""
-    for notebook in unit.notebooks(problems, options):
+    for notebook in unit.notebooks(problems, options, seen):
         parsed = parse_safely(notebook, problems)
         stats.add(notebook, parsed)
         yield parsed
@@ -114,21 +118,26 @@ def _notebooks_to_table(notebooks: list[list[ParsedCell]], problems: ProblemLog)
 def _read_sidecar(path: Path, reused: bool) -> UnitReport:
     data = json.loads(path.read_text(encoding="utf-8"))
     return UnitReport(
-        data["name"], CorpusStats.from_dict(data["stats"]), [Problem(**problem) for problem in data["problems"]], reused
+        data["name"], CorpusStats.from_dict(data["stats"]), [Problem(**problem) for problem in data["problems"]], reused,
+        data.get("notebook_ids", []),
     )
 
 
-def process_unit(unit: WorkUnit, out_dir: str | Path, options: ReaderOptions | None = None) -> UnitReport:
+def process_unit(
+    unit: WorkUnit, out_dir: str | Path, options: ReaderOptions | None = None, skip: frozenset[str] = frozenset()
+) -> UnitReport:
     """Read and parse one work unit into ``<name>.parquet`` plus its ``_<name>.json`` sidecar.
 
-    Runs on a Dask worker. A unit whose part and sidecar both exist is not redone.
+    Runs on a Dask worker. A unit whose part and sidecar both exist is not redone, unless
+    ``skip`` names notebook ids to leave out (and report): those an earlier unit holds.
     """
     part, sidecar = part_path(out_dir, unit.name), sidecar_path(out_dir, unit.name)
-    if part.exists() and sidecar.exists():
+    if part.exists() and sidecar.exists() and not skip:
         return _read_sidecar(sidecar, reused=True)
     options = options or ReaderOptions()
     problems = ProblemLog()
     stats = CorpusStats()
+    seen = set(skip)
 
     def write_part(path: Path) -> None:
         # Cells become Arrow every CELLS_PER_BATCH (few live Python objects keeps the garbage
@@ -137,7 +146,7 @@ def process_unit(unit: WorkUnit, out_dir: str | Path, options: ReaderOptions | N
             notebooks: list[list[ParsedCell]] = []
             n_cells = 0
             tables: list[pa.Table] = []
-            for parsed in _parse_unit(unit, problems, stats, options):
+            for parsed in _parse_unit(unit, problems, stats, options, seen):
                 notebooks.append(parsed)
                 n_cells += len(parsed)
                 if n_cells >= CELLS_PER_BATCH:
@@ -154,6 +163,7 @@ def process_unit(unit: WorkUnit, out_dir: str | Path, options: ReaderOptions | N
             "inputs": unit.describe(),
             "stats": stats.to_dict(top_apis=None),
             "problems": [asdict(problem) for problem in problems],
+            "notebook_ids": sorted(seen - skip),
         }
         path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
 
@@ -162,7 +172,7 @@ def process_unit(unit: WorkUnit, out_dir: str | Path, options: ReaderOptions | N
         stats.add_problems(problems)
         with atomic_path(sidecar) as temporary_sidecar:
             write_sidecar(temporary_sidecar)
-    return UnitReport(unit.name, stats, list(problems))
+    return UnitReport(unit.name, stats, list(problems), notebook_ids=sorted(seen - skip))
 
 
 def count_unit(unit: WorkUnit, options: ReaderOptions | None = None) -> UnitReport:
@@ -248,6 +258,10 @@ def parse_corpus(
         report.name: report
         for report in _run_units(units, process_unit, scheduler, workers, progress, out_dir=str(out), options=options)
     }
+    # a notebook id two units hold is kept in the first: the others are parsed again without it
+    repeats = repeated_ids([reports[unit.name].notebook_ids for unit in units])
+    for index, skip in repeats.items():
+        reports[units[index].name] = process_unit(units[index], out, options, skip)
     ordered = [reports[unit.name] for unit in units]
     stats = CorpusStats()
     stats.add_problems(planning)

@@ -301,27 +301,34 @@ def read_notebooks(
     format: str | None = None,
     problems: ProblemLog | None = None,
     options: ReaderOptions | None = None,
+    seen: set[str] | None = None,
 ) -> Iterator[Notebook]:
     """Stream the notebooks under ``paths`` (files, folders, archives, shards), in order.
 
     ``format`` forces one layout (see the module docstring); otherwise it is guessed per
     file. Unusable notebooks and cells are skipped and logged in ``problems`` (as warnings
-    when no log is given); a bad notebook never stops the run. A whole notebook (file, archive
-    member, shard record) whose id was met before (the same notebook given twice, or two
-    corpora that name notebooks alike) is logged and skipped.
+    when no log is given); a bad notebook never stops the run. A whole notebook whose id was
+    met before is logged and skipped (see :func:`first_of_each_id`); ``seen`` carries the ids
+    met across calls.
     """
     problems = problem_log(problems)
-    seen: set[str] = set()
+    seen = set() if seen is None else seen
     for source in discover_sources(paths, format, problems):
-        for notebook in read_source(source, problems, options):
-            if source.kind not in WHOLE_NOTEBOOK_KINDS:  # records of one notebook's cells share its id
-                yield notebook
-                continue
+        yield from first_of_each_id(source, read_source(source, problems, options), seen, problems)
+
+
+def first_of_each_id(source: Source, notebooks: Iterable[Notebook], seen: set[str], problems: ProblemLog) -> Iterator[Notebook]:
+    """``notebooks`` of ``source`` less those whose id is in ``seen`` (the same notebook given twice,
+    or two corpora that name notebooks alike): each of those is logged, the first read is kept.
+    The ids of whole notebooks (file, archive member, shard record) are added to ``seen``; the
+    records of cell layouts (CORAL, JuICe, DSP) share their notebook's id and are not compared."""
+    for notebook in notebooks:
+        if source.kind in WHOLE_NOTEBOOK_KINDS:
             if notebook.id in seen:
                 problems.add(notebook.origin, notebook.id, DUPLICATE_NOTEBOOK, "an id already read: the first is kept")
                 continue
             seen.add(notebook.id)
-            yield notebook
+        yield notebook
 
 
 def example_paths() -> list[Path]:

@@ -33,7 +33,7 @@ class CorpusStats:
         self.parsed_cells += len(parsed)
         for cell in parsed:
             self.cells_with_syntax_errors += cell.syntax_errors > 0
-            self.apis.update(set(cell.apis))
+            self.apis.update(sorted(set(cell.apis)))  # sorted: ties keep one order in every process
 
     def add_problems(self, problems: Iterable[Problem]) -> None:
         for problem in problems:

@@ -13,7 +13,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from coral.corpora.parquet import SCHEMA_VERSION
-from coral.corpora.readers import PathLike, ReaderOptions, Source, count_records, discover_sources, read_source
+from coral.corpora.readers import (
+    PathLike, ReaderOptions, Source, count_records, discover_sources, first_of_each_id, read_source,
+)
 from coral.corpora.records import Notebook
 from coral.problems import UNREADABLE_NOTEBOOK, ProblemLog, valid_unicode
 
@@ -27,12 +29,15 @@ class WorkUnit:
     name: str
     slices: tuple[tuple[Source, int, int | None], ...]
 
-    def notebooks(self, problems: ProblemLog, options: ReaderOptions) -> Iterator[Notebook]:
-        """The notebooks of every slice; a reader failure no reader foresaw ends its slice, logged, not the unit."""
+    def notebooks(self, problems: ProblemLog, options: ReaderOptions, seen: set[str] | None = None) -> Iterator[Notebook]:
+        """The notebooks of every slice; a reader failure no reader foresaw ends its slice, logged, not the unit.
+        A whole notebook whose id is in ``seen`` (or met before in the unit) is logged and skipped, as
+        :func:`~coral.corpora.readers.read_notebooks` does; ``seen`` gains the ids of the unit's notebooks."""
+        seen = set() if seen is None else seen
         for source, start, stop in self.slices:
             read = 0
             try:
-                for notebook in read_source(source, problems, options, start, stop):
+                for notebook in first_of_each_id(source, read_source(source, problems, options, start, stop), seen, problems):
                     read += 1
                     yield notebook
             except Exception as error:

@@ -184,7 +184,7 @@ def train_network(
             scheduler.load_state_dict(saved["scheduler"])
             state = TrainState(**saved["state"])
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise ValueError(f"--resume: {checkpoint_path} does not fit this model and run ({exc})") from None
+            raise ValueError(f"--resume: {checkpoint_path} does not fit this model and run ({' '.join(str(exc).split())[:300]})") from None
     model = network
     if shard is not None:
         # static graph: the same parameters take part in every step, some of them (CORAL's topic

@@ -11,25 +11,23 @@ every notebook or cell the run could not use goes to ``<out stem>.errors.jsonl``
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeGuard
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
 import numpy as np
 from tqdm import tqdm
 
 from coral.corpora.cells import CellPart, plan_cell_parts, read_cells
-from coral.corpora.dask_runner import run_tasks
 from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.records import ParsedCell
 from coral.jobs.evaluate import gold_ids
-from coral.predictions import Prediction, predictions_from_proba, write_predictions
+from coral.corpora.parts import PartStore, run_parts
+from coral.predictions import Prediction, predictions_from_proba, write_lines, write_predictions
 from coral.problems import ProblemLog
 
 if TYPE_CHECKING:
@@ -189,62 +187,47 @@ def predict_corpus(
     progress: bool = True,
     options: ReaderOptions | None = None,
     with_source: bool = False,
+    model_identity: Mapping[str, Any] | None = None,
+    notebooks_per_unit: int | None = None,
 ) -> PredictionRun:
-    """Predict every code cell of ``inputs`` and write predictions plus the problems log.
+    """Predict every code cell of ``inputs`` in this process and write predictions plus the problems log.
 
-    Predictions stream to ``out`` as they are made (written to a temporary file beside it,
-    renamed into place when complete, so an interrupted run never leaves a partial ``out``).
-    ``options`` says how corpora are read (size limits, which JuICe cells are items).
+    The input is predicted part by part (:mod:`coral.corpora.parts`): finished parts wait in
+    ``parts_dir(out)``, so a rerun after an interruption (even kill -9) predicts only the rest
+    and writes the same ``out``; ``model_identity`` (a description of the model, e.g. its
+    manifest entry; by default its class and parameters) tells a rerun's parts from another
+    model's. ``options`` says how corpora are read (size limits, which JuICe cells are items).
 
     ``fit_on`` (heuristics with the LabelModel only) fits the LabelModel on other, unlabeled
-    corpora instead of on the input itself. ``only_gold`` (gold files) reads and predicts only
-    the notebooks and cells they name, skipping the rest of the input before parsing. Each
-    prediction carries the path its notebook was read from and, with ``with_source``, the
-    cell's code. An input that yields no code cell at all is a :class:`NoUsableInputError`
-    (after the problems log is written).
+    corpora; a LabelModel left unfitted is fitted on the whole input first. ``only_gold`` (gold
+    files) reads and predicts only the notebooks and cells they name, skipping the rest of the
+    input before parsing. Each prediction carries the path its notebook was read from and,
+    with ``with_source``, the cell's code. An input that yields no code cell at all is a
+    :class:`NoUsableInputError` (after the problems log is written).
     """
     out = Path(out)
     if out.is_dir():  # refused before the corpus is read, not after
         raise ValueError(f"{out}: is a folder; predictions are written to a file, e.g. {out / 'predictions.jsonl'}")
-    problems = ProblemLog()
     fit_options = options
     if only_gold:
-        cells, notebooks = gold_ids(only_gold)
-        options = replace(options or ReaderOptions(), only_ids=frozenset(cells | notebooks))
-    if fit_on:
-        if not (_is_heuristics(model) and model.aggregation == "labelmodel"):
-            raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
-        model.fit(read_cells(fit_on, format, problems, fit_options))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    origins: dict[str, str] = {}
-    sources: dict[str, str] = {}
-    cells = read_cells(inputs, format, problems, options, origins)
-    n_covered = 0
-
-    def annotated(predictions: Iterator[Prediction]) -> Iterator[Prediction]:
-        nonlocal n_covered
-        for prediction in predictions:
-            prediction.source = sources.pop(prediction.id, None)  # popped: the map holds unpredicted cells only
-            n_covered += prediction.stage is not None
-            yield _located(prediction, origins)
-
-    # written whole by write_predictions; renamed to ``out`` only once the errors file is written
-    partial = out.with_name(out.name + ".partial")
-    n_cells = write_predictions(annotated(iter_predictions(
-        model, _keep_sources(cells, sources) if with_source else cells, problems, progress)), partial)
-    problems.write_jsonl(errors_path(out))
-    if not n_cells:
-        partial.unlink()
-        raise NoUsableInputError(_nothing_to_label(inputs, problems, errors_path(out)))
-    os.replace(partial, out)
-    return PredictionRun(
-        out=out,
-        errors=errors_path(out),
-        n_cells=n_cells,
-        n_covered=n_covered,
-        n_problems=len(problems),
-        problems_by_reason=dict(problems.by_reason()),
-    )
+        gold_cells, gold_notebooks = gold_ids(only_gold)
+        options = replace(options or ReaderOptions(), only_ids=frozenset(gold_cells | gold_notebooks))
+    label_model = _is_heuristics(model) and model.aggregation == "labelmodel"
+    if fit_on and not label_model:
+        raise ValueError("--fit-on fits a LabelModel: use it with --model heuristics --aggregate labelmodel")
+    problems = ProblemLog()
+    if fit_on or (label_model and getattr(model, "label_model_", None) is None):
+        # fitted before the parts, on the whole of fit_on or of the input (whose problems the parts report)
+        cells = read_cells(fit_on, format, problems, fit_options) if fit_on else read_cells(inputs, format, ProblemLog(), options)
+        L = model.label_matrix(cells)  # type: ignore[union-attr]
+        if (L != -1).any():
+            model.fit_matrix(L)  # type: ignore[union-attr]
+    identity = dict(model_identity) if model_identity is not None else {
+        "class": type(model).__name__, "params": getattr(model, "get_params", dict)()}
+    identity.update(fit_on=[str(path) for path in fit_on], only_gold=[str(path) for path in only_gold],
+                    with_source=with_source)
+    return _predict_by_parts(inputs, out, format, options, notebooks_per_unit, identity, problems, progress,
+                             workers=1, scheduler=None, model=model, with_source=with_source)
 
 
 def _located(prediction: Prediction, origins: dict[str, str]) -> Prediction:
@@ -254,33 +237,42 @@ def _located(prediction: Prediction, origins: dict[str, str]) -> Prediction:
 
 
 class PredictPartError(RuntimeError):
-    """A part of a parallel prediction run failed; names the part."""
+    """A part of a prediction run failed; names the part."""
 
 
 def parts_dir(out: str | Path) -> Path:
-    """Where a parallel run keeps its finished parts until all are done: ``<out>.parts``."""
+    """Where a run keeps its finished parts until all are done: ``<out>.parts``."""
     out = Path(out)
     return out.with_name(out.name + ".parts")
 
 
-def predict_part(job: tuple[CellPart, Path], model: str, lf_specs: Sequence[str] | None,
-                 aggregation: AggregationMethod | None, device: str, options: ReaderOptions | None = None) -> None:
-    """Predict one part (runs on a Dask worker, one torch thread: parallelism is in processes)
-    into ``job``'s path, its problems beside it. Both are written under temporary names and
-    renamed, predictions last, so a part whose predictions file exists is complete."""
-    from coral.encoders.runtime import set_threads
+def predict_part(job: tuple[int, CellPart, PartStore, frozenset[str]], model: StageModel | str,
+                 lf_specs: Sequence[str] | None = None, aggregation: AggregationMethod | None = None,
+                 device: str = "auto", options: ReaderOptions | None = None, with_source: bool = False) -> None:
+    """Predict one part into its store: in this process with a loaded ``model``, or on a Dask
+    worker (one torch thread: parallelism is in processes) with a ``--model`` name or directory
+    it loads once. Notebooks whose id is in the job's skip set are logged and left out."""
+    index, part, store, skip = job
+    if isinstance(model, str):
+        from coral.encoders.runtime import set_threads
 
-    part, target = job
-    set_threads(1)
-    stage_model = _worker_model(model, tuple(lf_specs or ()), aggregation, device)
+        set_threads(1)
+        model = _worker_model(model, tuple(lf_specs or ()), aggregation, device)
     problems = ProblemLog()
     origins: dict[str, str] = {}
-    partial = target.with_name(target.name + ".partial")
-    predictions = iter_predictions(stage_model, part.cells(problems, options, origins))
-    write_predictions((_located(prediction, origins) for prediction in predictions), partial)
-    problems.write_jsonl(partial.with_suffix(".errors"))
-    os.replace(partial.with_suffix(".errors"), errors_path(target))
-    os.replace(partial, target)
+    seen = set(skip)
+    cells = part.cells(problems, options, origins, seen)
+    sources: dict[str, str] = {}
+    predictions = iter_predictions(model, _keep_sources(cells, sources) if with_source else cells, problems)
+    write_predictions(_annotated(predictions, origins, sources if with_source else None), store.output(index),
+                      before_rename=lambda: store.write_sidecar(index, problems, seen - skip))
+
+
+def _annotated(predictions: Iterable[Prediction], origins: dict[str, str], sources: dict[str, str] | None) -> Iterator[Prediction]:
+    for prediction in predictions:
+        if sources is not None:
+            prediction.source = sources.pop(prediction.id, None)  # popped: the map holds unpredicted cells only
+        yield _located(prediction, origins)
 
 
 @lru_cache(maxsize=1)
@@ -306,49 +298,61 @@ def predict_corpus_parallel(
 ) -> PredictionRun:
     """``predict_corpus`` on Dask: the input's parts predicted in parallel, joined in input order.
 
-    ``model`` is a ``--model`` name or directory, loaded by each worker. Finished parts wait
-    in ``parts_dir(out)``; a rerun after an interruption (even kill -9) predicts only the
-    parts not finished there and writes the same output as an uninterrupted run. A part
-    that fails stops the run with an error naming it; the finished parts stay for the rerun.
+    ``model`` is a ``--model`` name or directory, loaded by each worker. As in one process,
+    finished parts wait in ``parts_dir(out)`` and a rerun after an interruption predicts only
+    the others. A part that fails stops the run with an error naming it.
     """
     if model == "heuristics" and aggregation == "labelmodel":
         raise ValueError("a LabelModel fitted on the input needs the whole input at once: "
                          "predict in one process, or fit it first (coral lfs fit) and pass its directory")
-    load_stage_model(model, lf_specs=lf_specs, aggregation=aggregation, device="cpu")  # fail early, here, on a bad model
-    out = Path(out)
-    problems = ProblemLog()
+    stage_model = load_stage_model(model, lf_specs=lf_specs, aggregation=aggregation, device="cpu")  # fail early, here
+    from coral.manifest import describe_stage_model
+
+    identity = {**describe_stage_model(model, stage_model), "aggregation": aggregation, "fit_on": [], "only_gold": [],
+                "with_source": False}
+    return _predict_by_parts(inputs, Path(out), format, options, notebooks_per_unit, identity, ProblemLog(), progress,
+                             workers=workers, scheduler=scheduler, model=model, lf_specs=lf_specs,
+                             aggregation=aggregation, device=device)
+
+
+def _predict_by_parts(inputs: Sequence[str | Path], out: Path, format: str | None, options: ReaderOptions | None,
+                      notebooks_per_unit: int | None, identity: Mapping[str, Any], problems: ProblemLog,
+                      progress: bool, *, workers: int | None, scheduler: str | None, **arguments: Any) -> PredictionRun:
+    """Predict the parts of ``inputs`` not finished in ``parts_dir(out)`` (``predict_part`` with
+    ``arguments``), then join all in input order into ``out``: its errors file (``problems``
+    and the parts') first, ``out`` last, each written whole; the parts are removed once ``out``
+    is in place."""
     parts = plan_cell_parts(inputs, format, problems, notebooks_per_unit, options)
-    directory = parts_dir(out)
-    directory.mkdir(parents=True, exist_ok=True)
-    plan = {"model": model, "lf_specs": list(lf_specs or ()), "aggregation": aggregation,
-            "parts": [part.describe() for part in parts]}
-    plan_file = directory / "plan.json"
-    if plan_file.is_file() and json.loads(plan_file.read_text()) != plan:
-        raise ValueError(f"{directory} holds parts of a run with other inputs or another model: remove it to start afresh")
-    plan_file.write_text(json.dumps(plan, indent=1))
-    targets = [directory / f"part-{index:05d}.jsonl" for index in range(len(parts))]
-    todo = [(part, target) for part, target in zip(parts, targets) if not target.is_file()]
-    runs = run_tasks(todo, predict_part, scheduler=scheduler, workers=workers, progress=progress,
-                     desc="predicting parts", model=model, lf_specs=lf_specs, aggregation=aggregation, device=device,
-                     options=options)
-    for index, _, error in runs:
-        if error is not None:
-            raise PredictPartError(f"predicting {todo[index][0].describe()} failed: {type(error).__name__}: {error}") from error
+    store = PartStore(parts_dir(out), ".jsonl")
+    store.start({"inputs": [str(path) for path in inputs], "format": format, "options": repr(options),
+                 "model": identity, "parts": [part.key for part in parts]})
+    run_parts(parts, predict_part, store, _part_failure, scheduler=scheduler, workers=workers, progress=progress,
+              desc="predicting parts", options=options, **arguments)
+    for index in range(len(parts)):
+        problems.extend(store.problems(index))
+    problems.write_jsonl(errors_path(out))
+    if not any(store.output(index).stat().st_size for index in range(len(parts))):
+        store.remove()
+        raise NoUsableInputError(_nothing_to_label(inputs, problems, errors_path(out)))
     n_cells = n_covered = 0
-    partial = out.with_name(out.name + ".partial")
-    with open(partial, "w", encoding="utf-8") as sink:
-        for target in targets:
-            with open(target, encoding="utf-8") as source:
-                for line in source:
-                    sink.write(line)
+
+    def joined() -> Iterator[str]:
+        nonlocal n_cells, n_covered
+        for index in range(len(parts)):
+            with open(store.output(index), encoding="utf-8") as part:
+                for line in part:
                     n_cells += 1
                     n_covered += json.loads(line)["stage"] is not None
-            problems.extend(ProblemLog.read_jsonl(errors_path(target)))
-    os.replace(partial, out)
-    problems.write_jsonl(errors_path(out))
-    shutil.rmtree(directory)
+                    yield line
+
+    write_lines(joined(), out)
+    store.remove()
     return PredictionRun(out=out, errors=errors_path(out), n_cells=n_cells, n_covered=n_covered,
                          n_problems=len(problems), problems_by_reason=dict(problems.by_reason()))
+
+
+def _part_failure(part: CellPart, error: BaseException) -> Exception:
+    return PredictPartError(f"predicting {part.describe()} failed: {type(error).__name__}: {error}")
 
 
 def _nothing_to_label(inputs: Sequence[str | Path], problems: ProblemLog, errors: Path) -> str:

@@ -3,7 +3,9 @@
 The model directory holds the encoder (``encoder.json`` with its parameters, weights,
 vocabulary), ``train.json`` (corpus, LF sets, label model, counts: the run's config),
 ``metrics.csv`` per epoch, ``errors.jsonl`` (every notebook or cell the run could not use)
-and, for torch encoders, ``checkpoints/`` for ``--resume``.
+and ``checkpoints/``: for torch encoders the checkpoint ``--resume`` continues from, and
+``run.json``, the encoder shape and training data it belongs to, so that ``--resume``
+refuses another corpus or another model shape rather than mixing them.
 
 In a process group (``torchrun``, see docs/scaling.md) every rank reads the same corpus (checked),
 rank 0 computes the weak labels and sends them to the others, all ranks train, and rank 0
@@ -28,7 +30,14 @@ from coral.corpora.cells import read_cells
 from coral.corpora.readers import ReaderOptions
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import Encoder, make_encoder
-from coral.encoders.distributed import barrier, broadcast_from_main, check_same_on_every_rank, is_main
+and, for torch encoders, ``checkpoints/`` for ``--resume``.
+
+In a process group (``torchrun``, see docs/scaling.md) every rank reads the same corpus (checked),
+rank 0 computes the weak labels and sends them to the others, all ranks train, and rank 0
+alone writes the model directory while the others wait.
+and ``checkpoints/``: for torch encoders the checkpoint ``--resume`` continues from, and
+``run.json``, the encoder shape and training data it belongs to, so that ``--resume``
+refuses another corpus or another model shape rather than mixing them.
 from coral.jobs.evaluate import gold_ids
 from coral.jobs.lfs_first import LFS_DIR
 from coral.labeling.aggregate import AggregationMethod
@@ -40,6 +49,7 @@ from coral.stages import STAGE_NAMES, is_covered
 TRAIN_FILE = "train.json"
 ERRORS_FILE = "errors.jsonl"
 CHECKPOINT_DIR = "checkpoints"
+RESUME_FILE = "run.json"  # in CHECKPOINT_DIR: the encoder, its shape and the data the checkpoints belong to
 
 
 @dataclass(slots=True)
@@ -122,6 +132,44 @@ def cells_digest(cells: Sequence[ParsedCell]) -> str:
     return digest.hexdigest()
 
 
+def _resumed_run(path: Path) -> dict[str, Any] | None:
+    """What the checkpoints to resume belong to (None for checkpoints written before it was recorded)."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _check_resumed(resumed: dict[str, Any] | None, key: str, now: dict[str, Any], out: Path, what: str) -> None:
+    """Refuse to resume checkpoints that belong to ``what`` (another corpus, shape...)."""
+    if resumed is not None and resumed.get(key) != now:
+        raise ValueError(f"--resume: {out / CHECKPOINT_DIR} {what} than this run's "
+                         f"({_differences(resumed.get(key) or {}, now)}); train without --resume, or into another --out")
+
+
+def _shape_params(model: Encoder) -> dict[str, Any]:
+    """The parameters that make the model what it is: all but the ``training`` group (a resumed
+    run may train for more epochs, or with another learning rate)."""
+    params = params_as_json(model.get_params(deep=False))
+    params.pop("training", None)
+    return json.loads(json.dumps(params, default=str))
+
+
+def _differences(saved: dict[str, Any], now: dict[str, Any], prefix: str = "") -> str:
+    """The first few keys that differ, as ``key: saved -> now``."""
+    changes = []
+    for key in sorted(set(saved) | set(now), key=str):
+        before, after = saved.get(key), now.get(key)
+        if isinstance(before, dict) and isinstance(after, dict):
+            inner = _differences(before, after, f"{prefix}{key}__")
+            changes.extend([inner] if inner else [])
+        elif before != after:
+            changes.append(f"{prefix}{key}: {_short(before)} -> {_short(after)}")
+    return "; ".join(changes[:3])
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 16 else text[:12] + "..."
+
+
 def train_from_corpus(
     encoder: str,
     corpus: Sequence[str | Path],
@@ -153,6 +201,9 @@ def train_from_corpus(
     started = time.perf_counter()
     out = Path(out)
     model = make_encoder(encoder, **(params or {}))  # fails fast on a bad parameter, before reading
+    resumed = _resumed_run(out / CHECKPOINT_DIR / RESUME_FILE) if resume else None
+    shape = {"encoder": encoder, "params": _shape_params(model)}
+    _check_resumed(resumed, "shape", shape, out, "holds a model of another shape")
     run = TrainRun(encoder=encoder, params=model.get_params(), corpus=[str(p) for p in corpus], lfs=list(lf_specs),
                    aggregation=aggregation, excluded_by=[str(p) for p in exclude],
                    excluded_notebooks_from=[str(p) for p in exclude_notebooks], max_cells=max_cells, seed=seed,
@@ -171,7 +222,9 @@ def train_from_corpus(
         cells = subsample_notebooks(cells, max_cells, seed)
     if not cells:
         raise ValueError(f"no usable code cell in {', '.join(run.corpus)} (see the problems: {dict(problems.by_reason())})")
-    check_same_on_every_rank(cells_digest(cells), f"the cells read from {', '.join(run.corpus)}")
+    data = {"cells": len(cells), "cells_sha256": cells_digest(cells)}
+    check_same_on_every_rank(data["cells_sha256"], f"the cells read from {', '.join(run.corpus)}")
+    _check_resumed(resumed, "data", data, out, "was trained on another corpus")
     # one labeling, sent to every rank: identical labels even where a LabelModel fit's floating
     # point differs between machines, and the LFs run once rather than once per process
     labeler = weak_labeler(lf_specs, aggregation)
@@ -180,8 +233,12 @@ def train_from_corpus(
     )
     run.n_cells, run.n_covered = len(cells), int(is_covered(y).sum())
     run.weak_label_counts = {name: round(float(v), 2) for name, v in zip(STAGE_NAMES, y.sum(axis=0))}
+    labels = {"weak_labels_sha256": hashlib.sha256(y.tobytes()).hexdigest(), "lfs": list(lf_specs), "aggregation": aggregation}
+    _check_resumed(resumed, "labels", labels, out, "was trained on other weak labels")
     if is_main():
-        out.mkdir(parents=True, exist_ok=True)
+        (out / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+        write_text(out / CHECKPOINT_DIR / RESUME_FILE,
+                   json.dumps({"shape": shape, "data": data, "labels": labels}, indent=1, default=str) + "\n")
     model.fit(cells, y, checkpoint_dir=out / CHECKPOINT_DIR, resume=resume, progress=progress)
     run.n_problems, run.problems_by_reason = len(problems), dict(problems.by_reason())
     run.seconds = round(time.perf_counter() - started, 1)

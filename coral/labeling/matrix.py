@@ -60,7 +60,11 @@ class LabelMatrix:
         frame = pd.read_parquet(path)
         if ID_COLUMN not in frame.columns:
             raise ValueError(f"{path}: has no {ID_COLUMN!r} column")
-        lf_names = [column for column in frame.columns if column != ID_COLUMN]
+        return cls.from_frame(frame, [column for column in frame.columns if column != ID_COLUMN])
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, lf_names: list[str]) -> LabelMatrix:
+        """The matrix of a ``to_frame`` table (the ids column and one column per LF)."""
         return cls(ids=frame[ID_COLUMN].astype(str).tolist(), L=frame[lf_names].to_numpy(np.int64), lf_names=lf_names)
 
 

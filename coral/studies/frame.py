@@ -28,7 +28,7 @@ from typing import Union
 import pandas as pd
 
 from coral.predictions import Prediction, read_predictions
-from coral.problems import DUPLICATE_CELL, NO_METADATA, ProblemLog, problem_log
+from coral.problems import DUPLICATE_CELL, DUPLICATE_NOTEBOOK, NO_METADATA, ProblemLog, problem_log
 from coral.stages import STAGE_NAMES, cell_position
 
 PredictionsLike = Union[str, Path, Sequence[Union[str, Path]], Iterable[Prediction], pd.DataFrame]
@@ -73,8 +73,8 @@ def _row(prediction: Prediction) -> dict:
 def load_predictions(source: PredictionsLike, problems: ProblemLog | None = None) -> pd.DataFrame:
     """Read predictions into the studies' cell table (see the module docstring).
 
-    A cell id seen twice keeps its first record and the duplicate is reported in
-    ``problems``; a stage name outside the five stages is an error naming the file and cell.
+    A notebook that two files hold is kept from the first file and a cell id seen twice keeps
+    its first record; each is reported in ``problems``; a stage name outside the five stages is an error naming the file and cell.
     """
     if isinstance(source, pd.DataFrame):
         missing = [c for c in _PREDICTION_COLUMNS if c not in source.columns and c != "role"]
@@ -99,6 +99,13 @@ def load_predictions(source: PredictionsLike, problems: ProblemLog | None = None
         )
     frame["stage"] = pd.Categorical(stage, categories=list(STAGE_NAMES))
 
+    # a notebook two files hold is kept from the first: its cells are never merged with another's
+    elsewhere = frame["origin"] != frame.groupby("notebook_id", sort=False)["origin"].transform("first")
+    if elsewhere.any():
+        problems = problem_log(problems)
+        for (origin, notebook_id), _ in frame[elsewhere].groupby(["origin", "notebook_id"], sort=False):
+            problems.add(origin, notebook_id, DUPLICATE_NOTEBOOK, "a notebook an earlier predictions file holds; kept the first")
+        frame = frame[~elsewhere]
     duplicated = frame["id"].duplicated(keep="first")
     if duplicated.any():
         problems = problem_log(problems)

@@ -185,14 +185,13 @@ def test_unknown_juice_cells_choice_is_an_error():
         ReaderOptions(juice_cells="context")
 
 
-def test_labeling_reads_juice_cells_through_the_reader_options(juice_file):
+def test_labeling_reads_juice_cells_through_the_reader_options(juice_file, tmp_path):
     from coral.corpora.cells import plan_cell_parts
-    from coral.labeling.corpus import label_corpus, label_part
+    from coral.labeling.corpus import label_corpus, label_to_directory
     from coral.labeling.lfsets import load_lf_sets
 
     every = ReaderOptions(juice_cells="all")
     assert len(label_corpus([juice_file], load_lf_sets(["paper"])).ids) == 5
     assert len(label_corpus([juice_file], load_lf_sets(["paper"]), options=every).ids) == 8
-    (part,) = plan_cell_parts([juice_file], notebooks_per_unit=2, options=every)  # one part: the file stays whole
-    matrix, _ = label_part(part, ["paper"], options=every)
-    assert len(matrix.ids) == 8
+    assert len(plan_cell_parts([juice_file], notebooks_per_unit=2, options=every)) == 1  # the file stays whole
+    assert len(label_to_directory([juice_file], ["paper"], tmp_path, notebooks_per_unit=2, options=every).ids) == 8

@@ -6,6 +6,9 @@ import gzip
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 import tarfile
 import zipfile
 from pathlib import Path
@@ -343,3 +346,12 @@ def test_example_notebooks_ship_and_read_cleanly():
     for notebook in notebooks.values():
         assert len(notebook.code_cells) >= 8
         assert sum(bool(cell.markdown_above) for cell in notebook.code_cells) >= 4
+
+
+def test_reader_options_print_alike_in_every_process():
+    """Work units and resumable runs are named after them: a rerun in a new process must find its parts."""
+    script = ("from coral.corpora.formats.common import ReaderOptions; "
+              "print(repr(ReaderOptions(only_ids=frozenset(f'nb{i}.ipynb' for i in range(50)))))")
+    printed = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(printed) == 1 and "nb0.ipynb" in printed.pop()

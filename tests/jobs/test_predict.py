@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -107,12 +109,31 @@ def test_encoder_predictions_stream_chunk_by_chunk(monkeypatch, make_cell):
     assert [p.id for p in predictions] == [f"n{i // 2}#{i % 2}" for i in range(1, 100)]
 
 
-def test_an_interrupted_prediction_leaves_no_output(monkeypatch, tmp_path, make_cell):
-    def broken(*arguments):
-        yield make_cell("x = 1", id="n#0")
-        raise RuntimeError("disk gone")
+class _FailingModel(_UniformModel):
+    """Dies on the notebook named ``fatal``, as a run killed there would stop."""
 
-    monkeypatch.setattr(predict_job, "read_cells", broken)
+    def __init__(self, fatal: str) -> None:
+        self.fatal = fatal
+
+    def predict_proba(self, cells):
+        if any(cell.notebook_id == self.fatal for cell in cells):
+            raise RuntimeError("disk gone")
+        return super().predict_proba(cells)
+
+
+def test_an_interrupted_prediction_leaves_no_output_and_a_rerun_finishes_it(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in "abc":
+        (corpus / f"{name}.ipynb").write_text(json.dumps({
+            "cells": [{"cell_type": "code", "source": f"{name} = 1", "metadata": {}, "outputs": [], "execution_count": None}],
+            "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    out = tmp_path / "out" / "preds.jsonl"
     with pytest.raises(RuntimeError, match="disk gone"):
-        predict_job.predict_corpus(["corpus"], _UniformModel(), tmp_path / "preds.jsonl", progress=False)
-    assert list(tmp_path.iterdir()) == []
+        predict_job.predict_corpus([corpus], _FailingModel("c.ipynb"), out, progress=False, notebooks_per_unit=1)
+    assert not out.exists() and not predict_job.errors_path(out).exists()
+    assert sorted(path.name for path in predict_job.parts_dir(out).glob("part-*.jsonl")) == [
+        "part-00000.jsonl", "part-00001.jsonl"]  # the two parts finished before
+    run = predict_job.predict_corpus([corpus], _UniformModel(), out, progress=False, notebooks_per_unit=1)
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["a.ipynb#0", "b.ipynb#0", "c.ipynb#0"]
+    assert run.n_cells == 3 and sorted(path.name for path in out.parent.iterdir()) == ["preds.errors.jsonl", "preds.jsonl"]

@@ -36,7 +36,7 @@ def test_a_rerun_predicts_only_the_unfinished_parts(corpus, tmp_path, monkeypatc
     def crashing_part(job, **arguments):
         if len(predicted) == 2:
             raise MemoryError("killed")
-        predicted.append(job[1].name)
+        predicted.append(job[0])
         real_part(job, **arguments)
 
     monkeypatch.setattr(predict_job, "predict_part", crashing_part)
@@ -45,10 +45,10 @@ def test_a_rerun_predicts_only_the_unfinished_parts(corpus, tmp_path, monkeypatc
     assert not out.exists()
     assert sorted(p.name for p in parts_dir(out).glob("part-?????.jsonl")) == ["part-00000.jsonl", "part-00001.jsonl"]
     predicted.clear()
-    monkeypatch.setattr(predict_job, "predict_part", lambda job, **arguments: (predicted.append(job[1].name),
+    monkeypatch.setattr(predict_job, "predict_part", lambda job, **arguments: (predicted.append(job[0]),
                                                                               real_part(job, **arguments)))
     run = predict_corpus_parallel(corpus, "default", out, device="cpu", workers=1, notebooks_per_unit=2, progress=False)
-    assert predicted == ["part-00002.jsonl", "part-00003.jsonl"]
+    assert predicted == [2, 3]
     assert out.read_text() == expected.read_text() and run.n_cells == len(expected.read_text().splitlines())
 
 
@@ -56,7 +56,8 @@ def test_parts_of_another_run_are_not_mixed_in(corpus, tmp_path):
     out = tmp_path / "preds.jsonl"
     parts_dir(out).mkdir()
     (parts_dir(out) / "plan.json").write_text('{"model": "other"}')
-    with pytest.raises(ValueError, match="another model"):
-        predict_corpus_parallel(corpus, "heuristics", out, workers=1, progress=False)
+    (parts_dir(out) / "part-00000.jsonl").write_text('{"id": "another run#0", "stage": null}\n')
+    run = predict_corpus_parallel(corpus, "heuristics", out, workers=1, progress=False)
+    assert "another run" not in out.read_text() and run.n_cells == len(out.read_text().splitlines())
     with pytest.raises(ValueError, match="whole input"):
         predict_corpus_parallel(corpus, "heuristics", out, aggregation="labelmodel", workers=1, progress=False)

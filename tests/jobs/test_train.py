@@ -156,6 +156,7 @@ def test_train_reads_juice_cells_as_told(corpus, tmp_path, fixtures_dir):
 def test_lfs_first_model_keeps_the_lfs_label_where_they_vote(corpus, tmp_path):
     """--lfs-first: every cell an LF votes on gets the LFs' label whatever the encoder says,
     the others the encoder's; the directory loads back as such a model."""
+    from coral.corpora.parse import parse_code
     from coral.jobs.lfs_first import LFsFirstModel
 
     out = tmp_path / "model"
@@ -166,8 +167,6 @@ def test_lfs_first_model_keeps_the_lfs_label_where_they_vote(corpus, tmp_path):
     assert json.loads((out / "train.json").read_text())["lfs_first"]
     model = load_stage_model(str(out))
     assert isinstance(model, LFsFirstModel) and model.lfs.aggregation == "majority"
-    from coral.corpora.parse import parse_code
-
     cells = [*read_cells([str(corpus)]), parse_code("z = f(w)")]  # the last: no paper LF votes
     lfs = HeuristicStageModel(lf_specs=("paper",), aggregation="majority").predict_proba(cells)
     encoder = model.encoder.predict_proba(cells)
@@ -175,3 +174,30 @@ def test_lfs_first_model_keeps_the_lfs_label_where_they_vote(corpus, tmp_path):
     assert 0 < covered.sum() < len(cells)
     proba = model.predict_proba(cells)
     assert np.array_equal(proba[covered], lfs[covered]) and np.allclose(proba[~covered], encoder[~covered])
+
+
+def test_resume_refuses_another_corpus_or_another_model_shape(corpus, tmp_path):
+    tiny = ["--encoder", "coral", "--d-model", "8", "--param", "model__heads=1", "--param", "model__layers=1",
+            "--param", "model__d_ff=16", "--param", "model__n_topics=4", "--max-nodes", "16", "--batch-size", "8",
+            "--device", "cpu", "--threads", "1"]
+    out = tmp_path / "model"
+    runner = CliRunner()
+    first = runner.invoke(app, ["train", str(corpus), "--out", str(out), "--epochs", "1", *tiny])
+    assert first.exit_code == 0, first.output
+    smaller = tmp_path / "smaller"
+    smaller.mkdir()
+    for name in ("nb0.ipynb", "nb1.ipynb"):
+        (smaller / name).write_bytes((corpus / name).read_bytes())
+    other_corpus = runner.invoke(app, ["train", str(smaller), "--out", str(out), "--epochs", "2", "--resume", *tiny])
+    assert other_corpus.exit_code == 1
+    message = other_corpus.output.strip().splitlines()[-1]
+    assert other_corpus.output.count("error:") == 1 and message.startswith("error: --resume:") and "another corpus" in message
+    assert "cells: 42 -> 14" in message
+    other_shape = runner.invoke(app, ["train", str(corpus), "--out", str(out), "--epochs", "2", "--resume",
+                                      *tiny, "--d-model", "16"])
+    assert other_shape.exit_code == 1
+    message = other_shape.output.strip()
+    assert message.count("\n") == 0 and message.startswith("error: --resume:") and "another shape" in message and "d_model: 8 -> 16" in message
+    more_epochs = runner.invoke(app, ["train", str(corpus), "--out", str(out), "--epochs", "2", "--resume", *tiny])
+    assert more_epochs.exit_code == 0, more_epochs.output
+    assert json.loads((out / "training.json").read_text())["epochs_run"] == 2

@@ -10,7 +10,7 @@ from coral.cli import app
 from coral.corpora.cells import plan_cell_parts
 from coral.corpora.pipeline import parse_corpus
 from coral.labeling.apply import LabelingFunctionError
-from coral.labeling.corpus import label_corpus, label_corpus_parallel
+from coral.labeling.corpus import label_corpus, label_to_directory
 from coral.labeling.lfsets import load_lf_sets
 from coral.labeling.matrix import LabelMatrix
 from coral.problems import ProblemLog
@@ -34,13 +34,17 @@ def test_parts_follow_the_input(corpus, tmp_path):
 def test_parallel_matrix_equals_the_single_process_one(corpus, tmp_path):
     single_problems, parallel_problems = ProblemLog(), ProblemLog()
     single = label_corpus(corpus, load_lf_sets(SPECS), problems=single_problems)
-    parallel = label_corpus_parallel(corpus, SPECS, problems=parallel_problems, workers=2, notebooks_per_unit=2)
+    parallel = label_to_directory(corpus, SPECS, tmp_path / "labels", problems=parallel_problems, workers=2,
+                                  notebooks_per_unit=2)
+    assert LabelMatrix.read(tmp_path / "labels").ids == parallel.ids
+    assert sorted(path.name for path in (tmp_path / "labels").iterdir()) == [
+        "_label_matrix.json", "_problems.jsonl", "label_matrix.parquet"]  # the parts are gone
     assert parallel.ids == single.ids and parallel.lf_names == single.lf_names
     assert np.array_equal(parallel.L, single.L) and (single.L != -1).any()
     assert sorted(map(repr, parallel_problems)) == sorted(map(repr, single_problems))
     # and from a parsed directory, part by part
     parse_corpus(corpus[0], tmp_path / "parsed", workers=1, notebooks_per_unit=2)
-    from_parsed = label_corpus_parallel([tmp_path / "parsed"], SPECS, workers=2)
+    from_parsed = label_to_directory([tmp_path / "parsed"], SPECS, tmp_path / "from-parsed", workers=2)
     shard_rows = len(from_parsed.ids)
     assert from_parsed.ids == single.ids[:shard_rows] and np.array_equal(from_parsed.L, single.L[:shard_rows])
 
@@ -52,7 +56,7 @@ def test_lf_errors_cross_workers_naming_lf_and_cell(corpus, tmp_path):
         "def fussy(x):\n    raise KeyError('no stage for ' + x.id)\n"
     )
     with pytest.raises(LabelingFunctionError) as error:
-        label_corpus_parallel(corpus, [str(lf_file)], workers=2, notebooks_per_unit=2)
+        label_to_directory(corpus, [str(lf_file)], tmp_path / "labels", workers=2, notebooks_per_unit=2)
     assert error.value.lf_name == "fussy" and error.value.cell_id in str(error.value)
 
 

@@ -37,6 +37,17 @@ def test_duplicate_cells_are_reported_and_the_first_kept(tmp_path):
     assert problems.by_reason() == {"duplicate-cell": 1}
 
 
+def test_a_notebook_two_files_hold_is_kept_from_the_first_not_merged(tmp_path):
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    write_predictions([Prediction("n#0", "IMPORT", {}, "n", 0, 1), Prediction("n#1", "MODEL", {}, "n", 1, 1)], first)
+    write_predictions([Prediction("n#0", "WRANGLE", {}, "n", 0, 1), Prediction("n#2", "EXPLORE", {}, "n", 2, 1),
+                       Prediction("m#0", "EVALUATE", {}, "m", 0, 1)], second)
+    problems = ProblemLog()
+    frame = load_predictions([first, second], problems)
+    assert frame["id"].tolist() == ["m#0", "n#0", "n#1"] and frame["stage"].tolist() == ["EVALUATE", "IMPORT", "MODEL"]
+    assert [(p.origin, p.item, p.reason) for p in problems] == [(str(second), "n", "duplicate-notebook")]
+
+
 def test_an_unknown_stage_is_an_error_naming_file_and_cell(tmp_path):
     path = tmp_path / "p.jsonl"
     path.write_text(json.dumps({"id": "n#3", "stage": "PLOT", "notebook_id": "n", "index": 3}) + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,15 @@ class ReaderOptions:
     def __post_init__(self) -> None:
         if self.juice_cells not in JUICE_CELL_CHOICES:
             raise ValueError(f"juice_cells must be one of {', '.join(JUICE_CELL_CHOICES)}, not {self.juice_cells!r}")
+
+    def __repr__(self) -> str:
+        """The dataclass's repr, with ``only_ids`` sorted: the same text in every process, since
+        work units and resumable runs are named after it."""
+        values = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            values.append(f"{field.name}={sorted(value) if isinstance(value, frozenset) else value!r}")
+        return f"{type(self).__name__}({', '.join(values)})"
 
     def selects(self, notebook: Notebook) -> bool:
         """Whether ``notebook`` passes ``only_ids``."""
