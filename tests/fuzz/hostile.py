@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coral.corpora.parquet import cells_to_table
 from coral.corpora.parse import parse_notebook
 from coral.corpora.readers import ReaderOptions, read_notebooks
 from coral.corpora.records import Cell, Notebook
@@ -631,11 +632,16 @@ def _account_cells(item: Item, notebook: Notebook, items_named: set[str], parsed
 
 def read_and_parse(paths: list[Path], options: ReaderOptions = OPTIONS) -> tuple[list[Notebook], ProblemLog, list[str]]:
     """Read with coral's readers and parse every notebook with ``parse_notebook`` itself (not
-    the pipeline's catch-all, so that a parser crash shows as a crash): the notebooks, the
-    problems and the parsed cells' ids in input order."""
+    the pipeline's catch-all, so that a parser crash shows as a crash), and convert its cells
+    to the Parquet table ``coral corpus parse`` stores: the notebooks, the problems and the
+    parsed cells' ids in input order."""
     problems = ProblemLog()
     notebooks = list(read_notebooks(paths, None, problems, options))
-    parsed_ids = [cell.id for notebook in notebooks for cell in parse_notebook(notebook, problems)]
+    parsed_ids: list[str] = []
+    for notebook in notebooks:
+        cells = parse_notebook(notebook, problems)
+        cells_to_table(cells)
+        parsed_ids.extend(cell.id for cell in cells)
     return notebooks, problems, parsed_ids
 
 
