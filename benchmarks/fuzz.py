@@ -12,8 +12,9 @@ a hang):
 - ``--examples`` hypothesis examples of notebook JSON and JSON Lines records of each layout;
 - ``--examples`` hypothesis examples of code cells (IPython syntax, broken code, surrogates),
   parsed as notebooks, with their AST graphs checked;
-- ``--cli-cases`` of the generated folders through ``coral corpus stats``, ``coral label``
-  and ``coral predict --model heuristics``, compared with the library.
+- ``--cli-cases`` of the generated folders through ``coral corpus parse`` (work units of 3
+  notebooks), ``coral corpus stats``, ``coral label`` and ``coral predict --model heuristics``,
+  compared with the library.
 
 For each run it prints cases, input items (notebook files, archive members, JSON lines,
 files to refuse), how many were used and how many reported, code cells parsed and reported,
@@ -96,15 +97,18 @@ def hypothesis_code(examples: int, run_seed: int, limit: float) -> Counts:
     return total
 
 
-def cli_cases(root: Path, first_seed: int, cases: int, limit: float) -> Counts:
+def cli_cases(root: Path, first_seed: int, cases: int, limit: float) -> tuple[Counts, int]:
+    """The generated folders through the commands; with the cells ``coral corpus parse`` wrote twice."""
     total = Counts()
+    written_twice = 0
     for case_seed in range(first_seed, first_seed + cases):
-        folder = root / f"case{case_seed}"
         work = root / f"cli{case_seed}"
         work.mkdir()
         total.cases += 1
-        total.failures += check_cli(folder, work, limit)
-    return total
+        failures, twice = check_cli(root / f"case{case_seed}", work, limit)
+        total.failures += failures
+        written_twice += twice
+    return total, written_twice
 
 
 def report(name: str, counts: Counts, seconds: float) -> None:
@@ -135,9 +139,10 @@ def main() -> int:
             report(name, counts, time.perf_counter() - started)
             total.merge(counts)
         started = time.perf_counter()
-        counts = cli_cases(root, args.seed, args.cli_cases, args.limit)
-        print(f"CLI: {counts.cases} corpora x 3 commands ({time.perf_counter() - started:.0f} s), "
-              f"{len(counts.failures)} failures")
+        counts, written_twice = cli_cases(root, args.seed, args.cli_cases, args.limit)
+        print(f"CLI: {counts.cases} corpora x 4 commands ({time.perf_counter() - started:.0f} s), "
+              f"{len(counts.failures)} failures; coral corpus parse wrote {written_twice} cells more often than the library reads them "
+              "(a notebook id, or JuICe cell id, repeated across work units is not detected yet)")
         for failure in counts.failures[:20]:
             print(f"  failure: {failure}")
         total.failures += counts.failures

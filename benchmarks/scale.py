@@ -1,0 +1,180 @@
+"""Scale: a corpus replicated to a million code cells through parse, label and predict.
+
+    .venv/bin/python benchmarks/scale.py [--cells 1000000] [--corpus SHARD ...] [--work DIR]
+                                         [--stages parse,label,predict] [--models heuristics,default]
+                                         [--workers 1]
+
+Replicates the corpus's notebooks (JSON Lines shards of whole notebooks; by default the
+GitHub corpus next to the repository) into shards of about ``--cells`` code cells, each copy
+of a notebook with a new id (``<id>~<copy>``), written in order so that the first half of the
+files holds about half of the cells. Then, at half and at full size, runs each stage as the
+command a user runs, in a child process:
+
+- ``parse``: ``coral corpus parse SHARDS --out PARSED --workers W``;
+- ``label``: ``coral label PARSED --out LABELS`` (the default LF sets);
+- ``predict``: ``coral predict PARSED --model M --out PREDICTIONS`` for each of ``--models``.
+
+and prints, per stage and size, the code cells it handled, wall time, cells/s and the peak
+memory: the largest resident set of the process tree (summed over its processes, sampled
+every 0.1 s) and of the largest single process (``ru_maxrss`` of the child, from ``wait4``).
+Last, for each stage, the ratio of peak memory at full and at half size: about 1 where memory
+stays flat in corpus size, about 2 where it grows with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "github"
+CELLS_PER_SHARD = 25_000  # code cells per replicated shard file
+STAGES = ("parse", "label", "predict")
+CORAL = [sys.executable, "-c", "from coral.cli import app; app()"]
+
+
+def code_cell_count(notebook: object) -> int:
+    """Code cells in notebook JSON (v4 cells, or v3 worksheets)."""
+    if not isinstance(notebook, dict):
+        return 0
+    cells = notebook.get("cells")
+    if not isinstance(cells, list):
+        cells = [cell for sheet in notebook.get("worksheets") or [] if isinstance(sheet, dict)
+                 for cell in sheet.get("cells") or []]
+    return sum(isinstance(cell, dict) and cell.get("cell_type") == "code" for cell in cells)
+
+
+def replicate(corpus: list[Path], cells: int, out: Path) -> list[tuple[Path, int]]:
+    """Shards in ``out`` holding at least ``cells`` code cells; ``(file, cumulative cells)`` in order."""
+    records = []
+    for shard in corpus:
+        with gzip.open(shard, "rt", encoding="utf-8") as lines:
+            records.extend((line, code_cell_count(json.loads(line).get("notebook"))) for line in lines if line.strip())
+    out.mkdir(parents=True, exist_ok=True)
+    files: list[tuple[Path, int]] = []
+    written = in_file = copy = 0
+    stream = None
+    while written < cells:
+        for line, n_cells in records:
+            if stream is None:
+                path = out / f"part-{len(files):05d}.jsonl.gz"
+                stream = gzip.open(path, "wt", encoding="utf-8", compresslevel=1)
+            record = json.loads(line)
+            record["id"] = f"{record['id']}~{copy}"
+            stream.write(json.dumps(record) + "\n")
+            written += n_cells
+            in_file += n_cells
+            if in_file >= CELLS_PER_SHARD or written >= cells:
+                stream.close()
+                stream = None
+                files.append((path, written))
+                in_file = 0
+            if written >= cells:
+                break
+        copy += 1
+    return files
+
+
+@dataclass
+class Measure:
+    seconds: float
+    tree_peak_mib: float
+    process_peak_mib: float
+
+
+def run_measured(command: list[str], log: Path) -> Measure:
+    """Run a command, sampling the resident memory of its process tree; fails on a non-zero exit."""
+    started = time.perf_counter()
+    with open(log, "w") as out:
+        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        process = psutil.Process(child.pid)
+        tree_peak = 0
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            total = 0
+            try:
+                for member in [process, *process.children(recursive=True)]:
+                    total += member.memory_info().rss
+            except psutil.Error:
+                pass  # a process ended while being sampled
+            tree_peak = max(tree_peak, total)
+            time.sleep(0.1)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(command[3:])} failed ({child.returncode}); see {log}")
+    return Measure(seconds, tree_peak / 2**20, usage.ru_maxrss / 1024)
+
+
+def stage_commands(stage: str, shards: list[Path], work: Path, args: argparse.Namespace) -> list[tuple[str, list[str], Path]]:
+    """``(name, command, output)`` for one stage at one size."""
+    parsed = work / "parsed"
+    if stage == "parse":
+        return [("parse", [*CORAL, "corpus", "parse", *map(str, shards), "--out", str(parsed), "--workers", str(args.workers)], parsed)]
+    if stage == "label":
+        return [("label", [*CORAL, "label", str(parsed), "--out", str(work / "labels")], work / "labels")]
+    return [(f"predict {model}", [*CORAL, "predict", str(parsed), "--model", model, "--out", str(work / f"predictions-{model}.jsonl")],
+             work / f"predictions-{model}.jsonl") for model in args.models]
+
+
+def cells_handled(name: str, output: Path) -> int:
+    if name == "parse":
+        return json.loads((output / "_summary.json").read_text())["stats"]["parsed_cells"]
+    if name == "label":
+        return json.loads((output / "_label_matrix.json").read_text())["n_cells"]
+    with open(output, encoding="utf-8") as lines:
+        return sum(1 for _ in lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", type=int, default=1_000_000, help="code cells at full size (default 1,000,000)")
+    parser.add_argument("--corpus", type=Path, nargs="+", default=sorted(DEFAULT_CORPUS.glob("part-*.jsonl.gz")),
+                        help="gzipped JSON Lines shards of whole notebooks to replicate (default: the GitHub corpus)")
+    parser.add_argument("--work", type=Path, default=None, help="folder for the shards and outputs (default: a temporary one)")
+    parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated stages (default parse,label,predict)")
+    parser.add_argument("--models", default="heuristics", help="comma-separated models for predict (default heuristics; "
+                        "'default' is the shipped encoder)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes for parse (default 1)")
+    args = parser.parse_args()
+    args.models = args.models.split(",")
+    stages = args.stages.split(",")
+    with tempfile.TemporaryDirectory() as scratch:
+        work = args.work or Path(scratch)
+        started = time.perf_counter()
+        files = replicate(args.corpus, args.cells, work / "shards")
+        print(f"replicated {', '.join(path.name for path in args.corpus)} to {files[-1][1]:,} code cells "
+              f"in {len(files)} shards ({time.perf_counter() - started:.0f} s)")
+        half = next(index for index, (_, total) in enumerate(files) if total >= files[-1][1] / 2) + 1
+        sizes = {"half": [path for path, _ in files[:half]], "full": [path for path, _ in files]}
+        peaks: dict[str, dict[str, float]] = {}
+        print(f"{'size':<5} {'stage':<20} {'code cells':>11} {'wall s':>8} {'cells/s':>8} {'tree peak MiB':>14} {'process peak MiB':>17}")
+        for size, shards in sizes.items():
+            size_dir = work / size
+            size_dir.mkdir(exist_ok=True)
+            for stage in (stage for stage in STAGES if stage in stages):
+                for name, command, output in stage_commands(stage, shards, size_dir, args):
+                    measure = run_measured(command, size_dir / f"{name.replace(' ', '-')}.log")
+                    cells = cells_handled(stage, output)
+                    peaks.setdefault(name, {})[size] = measure.tree_peak_mib
+                    print(f"{size:<5} {name:<20} {cells:>11,} {measure.seconds:>8.1f} {cells / measure.seconds:>8,.0f} "
+                          f"{measure.tree_peak_mib:>14,.0f} {measure.process_peak_mib:>17,.0f}", flush=True)
+        for name, by_size in peaks.items():
+            if len(by_size) == 2:
+                ratio = by_size["full"] / by_size["half"]
+                print(f"{name}: peak memory full / half = {ratio:.2f} ({'flat' if ratio < 1.25 else 'grows with the corpus'})")
+
+
+if __name__ == "__main__":
+    main()
