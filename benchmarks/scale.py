@@ -25,19 +25,21 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "github"
-CELLS_PER_SHARD = 25_000  # code cells per replicated shard file
+MAX_CELLS_PER_SHARD = 25_000  # code cells per replicated shard file, at most
 STAGES = ("parse", "label", "predict")
 CORAL = [sys.executable, "-c", "from coral.cli import app; app()"]
 
@@ -53,35 +55,41 @@ def code_cell_count(notebook: object) -> int:
     return sum(isinstance(cell, dict) and cell.get("cell_type") == "code" for cell in cells)
 
 
+def corpus_records(corpus: list[Path]) -> Iterator[tuple[int, dict]]:
+    """``(copy, record)`` for the corpus's records, over and over, each pass a new copy."""
+    for copy in itertools.count():
+        for shard in corpus:
+            with gzip.open(shard, "rt", encoding="utf-8") as lines:
+                for line in lines:
+                    if line.strip():
+                        yield copy, json.loads(line)
+
+
 def replicate(corpus: list[Path], cells: int, out: Path) -> list[tuple[Path, int]]:
-    """Shards in ``out`` holding at least ``cells`` code cells; ``(file, cumulative cells)`` in order."""
-    records = []
-    for shard in corpus:
-        with gzip.open(shard, "rt", encoding="utf-8") as lines:
-            records.extend((line, code_cell_count(json.loads(line).get("notebook"))) for line in lines if line.strip())
+    """Shards in ``out`` holding at least ``cells`` code cells, about 40 of them, each copy of a
+    notebook with a new id; ``(file, code cells up to and including it)`` in order."""
+    per_shard = min(MAX_CELLS_PER_SHARD, max(cells // 40, 1))
     out.mkdir(parents=True, exist_ok=True)
     files: list[tuple[Path, int]] = []
-    written = in_file = copy = 0
+    written = in_file = 0
     stream = None
-    while written < cells:
-        for line, n_cells in records:
-            if stream is None:
-                path = out / f"part-{len(files):05d}.jsonl.gz"
-                stream = gzip.open(path, "wt", encoding="utf-8", compresslevel=1)
-            record = json.loads(line)
-            record["id"] = f"{record['id']}~{copy}"
-            stream.write(json.dumps(record) + "\n")
-            written += n_cells
-            in_file += n_cells
-            if in_file >= CELLS_PER_SHARD or written >= cells:
-                stream.close()
-                stream = None
-                files.append((path, written))
-                in_file = 0
+    for copy, record in corpus_records(corpus):
+        if stream is None:
+            path = out / f"part-{len(files):05d}.jsonl.gz"
+            stream = gzip.open(path, "wt", encoding="utf-8", compresslevel=1)
+        record["id"] = f"{record['id']}~{copy}"
+        stream.write(json.dumps(record) + "\n")
+        n_cells = code_cell_count(record.get("notebook"))
+        written += n_cells
+        in_file += n_cells
+        if in_file >= per_shard or written >= cells:
+            stream.close()
+            stream = None
+            files.append((path, written))
+            in_file = 0
             if written >= cells:
-                break
-        copy += 1
-    return files
+                return files
+    raise ValueError("the corpus holds no code cell")
 
 
 @dataclass
@@ -128,10 +136,10 @@ def stage_commands(stage: str, shards: list[Path], work: Path, args: argparse.Na
              work / f"predictions-{model}.jsonl") for model in args.models]
 
 
-def cells_handled(name: str, output: Path) -> int:
-    if name == "parse":
-        return json.loads((output / "_summary.json").read_text())["stats"]["parsed_cells"]
-    if name == "label":
+def cells_handled(stage: str, output: Path) -> int:
+    if stage == "parse":
+        return json.loads((output / "_summary.json").read_text())["parsed_cells"]
+    if stage == "label":
         return json.loads((output / "_label_matrix.json").read_text())["n_cells"]
     with open(output, encoding="utf-8") as lines:
         return sum(1 for _ in lines)
