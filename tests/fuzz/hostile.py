@@ -329,14 +329,16 @@ def zip_archive(rng: random.Random) -> bytes:
                 patches.append((name, *rng.choice([(0x1, None), (0, 9), (0, 14)])))
     data = buffer.getvalue()
     for name, flags, method in patches:
-        data = _patch_zip_member(data, name, flags, method)
+        data = patch_zip_member(data, name, flags=flags, method=method)
     if rng.random() < 0.15:
         data = mutate_bytes(data, rng)
     return data
 
 
-def _patch_zip_member(data: bytes, name: str, flags: int, method: int | None) -> bytes:
-    """Mark a member encrypted or compressed with another method (9: deflate64, 14: LZMA)."""
+def patch_zip_member(data: bytes, name: str, *, flags: int = 0, method: int | None = None) -> bytes:
+    """A zip archive's bytes with general-purpose flags (0x1: encrypted) or the compression
+    method (9: deflate64, 14: LZMA) of a member set in both its local header and the central
+    directory, as other zip tools write them."""
     patched = bytearray(data)
     encoded = name.encode()
     for signature, flag_at, name_at in ((b"PK\x03\x04", 6, 30), (b"PK\x01\x02", 8, 46)):
