@@ -17,8 +17,10 @@ command a user runs, in a child process:
 and prints, per stage and size, the code cells it handled, wall time, cells/s and the peak
 memory: the largest resident set of the process tree (summed over its processes, sampled
 every 0.1 s) and of the largest single process (``ru_maxrss`` of the child, from ``wait4``).
-Last, for each stage, the ratio of peak memory at full and at half size: about 1 where memory
-stays flat in corpus size, about 2 where it grows with it.
+Last, for each stage, how fast peak memory grows from half to full size, as a fraction of
+how fast the corpus grows: about 0 where memory stays flat in corpus size, about 1 where it
+is proportional to it; under 0.25 is called flat. Imports and models take about 400 MiB
+before the first cell, so at small sizes that baseline dominates; a million cells tells.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import psutil
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "github"
 MAX_CELLS_PER_SHARD = 25_000  # code cells per replicated shard file, at most
 STAGES = ("parse", "label", "predict")
+FLAT_PACE = 0.25  # memory that grows less than a quarter as fast as the corpus counts as flat
 CORAL = [sys.executable, "-c", "from coral.cli import app; app()"]
 
 
@@ -166,7 +169,7 @@ def main() -> None:
               f"in {len(files)} shards ({time.perf_counter() - started:.0f} s)")
         half = next(index for index, (_, total) in enumerate(files) if total >= files[-1][1] / 2) + 1
         sizes = {"half": [path for path, _ in files[:half]], "full": [path for path, _ in files]}
-        peaks: dict[str, dict[str, float]] = {}
+        peaks: dict[str, dict[str, tuple[int, float]]] = {}  # stage -> size -> (code cells, tree peak MiB)
         print(f"{'size':<5} {'stage':<20} {'code cells':>11} {'wall s':>8} {'cells/s':>8} {'tree peak MiB':>14} {'process peak MiB':>17}")
         for size, shards in sizes.items():
             size_dir = work / size
@@ -175,13 +178,16 @@ def main() -> None:
                 for name, command, output in stage_commands(stage, shards, size_dir, args):
                     measure = run_measured(command, size_dir / f"{name.replace(' ', '-')}.log")
                     cells = cells_handled(stage, output)
-                    peaks.setdefault(name, {})[size] = measure.tree_peak_mib
+                    peaks.setdefault(name, {})[size] = (cells, measure.tree_peak_mib)
                     print(f"{size:<5} {name:<20} {cells:>11,} {measure.seconds:>8.1f} {cells / measure.seconds:>8,.0f} "
                           f"{measure.tree_peak_mib:>14,.0f} {measure.process_peak_mib:>17,.0f}", flush=True)
         for name, by_size in peaks.items():
             if len(by_size) == 2:
-                ratio = by_size["full"] / by_size["half"]
-                print(f"{name}: peak memory full / half = {ratio:.2f} ({'flat' if ratio < 1.25 else 'grows with the corpus'})")
+                (half_cells, half_peak), (full_cells, full_peak) = by_size["half"], by_size["full"]
+                pace = (full_peak / half_peak - 1) / (full_cells / half_cells - 1)
+                print(f"{name}: peak memory {half_peak:,.0f} -> {full_peak:,.0f} MiB for {full_cells / half_cells:.2f}x the "
+                      f"cells: {'flat' if pace < FLAT_PACE else 'grows with the corpus'} "
+                      f"(memory grows {pace:.2f}x as fast as the corpus)")
 
 
 if __name__ == "__main__":
