@@ -17,10 +17,10 @@ command a user runs, in a child process:
 and prints, per stage and size, the code cells it handled, wall time, cells/s and the peak
 memory: the largest resident set of the process tree (summed over its processes, sampled
 every 0.1 s) and of the largest single process (``ru_maxrss`` of the child, from ``wait4``).
-Last, for each stage, how fast peak memory grows from half to full size, as a fraction of
-how fast the corpus grows: about 0 where memory stays flat in corpus size, about 1 where it
-is proportional to it; under 0.25 is called flat. Imports and models take about 400 MiB
-before the first cell, so at small sizes that baseline dominates; a million cells tells.
+Last, for each stage, how much peak memory grows from half to full size per 100,000 more
+code cells; under 20 MiB (100 MiB from half a million to a million) is called flat. Imports
+and models take about 400 MiB before the first cell; at small sizes, growth of the
+allocators' pools weighs on the figure, so run it at the full million to judge.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import psutil
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "github"
 MAX_CELLS_PER_SHARD = 25_000  # code cells per replicated shard file, at most
 STAGES = ("parse", "label", "predict")
-FLAT_PACE = 0.25  # memory that grows less than a quarter as fast as the corpus counts as flat
+FLAT_MIB_PER_100K = 20  # peak memory growing less than this per 100,000 more code cells counts as flat
 CORAL = [sys.executable, "-c", "from coral.cli import app; app()"]
 
 
@@ -184,10 +184,10 @@ def main() -> None:
         for name, by_size in peaks.items():
             if len(by_size) == 2:
                 (half_cells, half_peak), (full_cells, full_peak) = by_size["half"], by_size["full"]
-                pace = (full_peak / half_peak - 1) / (full_cells / half_cells - 1)
-                print(f"{name}: peak memory {half_peak:,.0f} -> {full_peak:,.0f} MiB for {full_cells / half_cells:.2f}x the "
-                      f"cells: {'flat' if pace < FLAT_PACE else 'grows with the corpus'} "
-                      f"(memory grows {pace:.2f}x as fast as the corpus)")
+                growth = (full_peak - half_peak) / (full_cells - half_cells) * 100_000
+                print(f"{name}: peak memory {half_peak:,.0f} -> {full_peak:,.0f} MiB from {half_cells:,} to {full_cells:,} "
+                      f"code cells, {growth:+,.0f} MiB per 100,000 cells: "
+                      f"{'flat' if growth < FLAT_MIB_PER_100K else 'grows with the corpus'}")
 
 
 if __name__ == "__main__":
