@@ -5,10 +5,11 @@
                                          [--workers 1]
 
 Replicates the corpus's notebooks (JSON Lines shards of whole notebooks; by default the
-GitHub corpus next to the repository) into shards of about ``--cells`` code cells, each copy
-of a notebook with a new id (``<id>~<copy>``), written in order so that the first half of the
-files holds about half of the cells. Then, at half and at full size, runs each stage as the
-command a user runs, in a child process:
+GitHub corpus next to the repository) into shards of half of ``--cells`` code cells, each copy
+of a notebook with a new id (``<id>~<copy>``); the full size is those shards and a second copy
+of them (new ids again), so that both sizes hold the same mix of notebooks and the peak
+memory of the two differs only by size. Then, at half and at full size, runs each stage as
+the command a user runs, in a child process:
 
 - ``parse``: ``coral corpus parse SHARDS --out PARSED --workers W``;
 - ``label``: ``coral label PARSED --out LABELS`` (the default LF sets);
@@ -68,17 +69,17 @@ def corpus_records(corpus: list[Path]) -> Iterator[tuple[int, dict]]:
                         yield copy, json.loads(line)
 
 
-def replicate(corpus: list[Path], cells: int, out: Path) -> list[tuple[Path, int]]:
-    """Shards in ``out`` holding at least ``cells`` code cells, about 40 of them, each copy of a
-    notebook with a new id; ``(file, code cells up to and including it)`` in order."""
-    per_shard = min(MAX_CELLS_PER_SHARD, max(cells // 40, 1))
+def replicate(corpus: list[Path], cells: int, out: Path, first_file: int = 0) -> list[Path]:
+    """Shards in ``out`` holding at least ``cells`` code cells, about 20 of them, each copy of a
+    notebook with a new id (``<id>~<copy>``), numbered from ``first_file``."""
+    per_shard = min(MAX_CELLS_PER_SHARD, max(cells // 20, 1))
     out.mkdir(parents=True, exist_ok=True)
-    files: list[tuple[Path, int]] = []
+    files: list[Path] = []
     written = in_file = 0
     stream = None
     for copy, record in corpus_records(corpus):
         if stream is None:
-            path = out / f"part-{len(files):05d}.jsonl.gz"
+            path = out / f"part-{first_file + len(files):05d}.jsonl.gz"
             stream = gzip.open(path, "wt", encoding="utf-8", compresslevel=1)
         record["id"] = f"{record['id']}~{copy}"
         stream.write(json.dumps(record) + "\n")
@@ -88,7 +89,7 @@ def replicate(corpus: list[Path], cells: int, out: Path) -> list[tuple[Path, int
         if in_file >= per_shard or written >= cells:
             stream.close()
             stream = None
-            files.append((path, written))
+            files.append(path)
             in_file = 0
             if written >= cells:
                 return files
@@ -164,11 +165,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         work = args.work or Path(scratch)
         started = time.perf_counter()
-        files = replicate(args.corpus, args.cells, work / "shards")
-        print(f"replicated {', '.join(path.name for path in args.corpus)} to {files[-1][1]:,} code cells "
-              f"in {len(files)} shards ({time.perf_counter() - started:.0f} s)")
-        half = next(index for index, (_, total) in enumerate(files) if total >= files[-1][1] / 2) + 1
-        sizes = {"half": [path for path, _ in files[:half]], "full": [path for path, _ in files]}
+        half = replicate(args.corpus, args.cells // 2, work / "shards")
+        # full size: the half's notebooks once more, with new ids, so that both sizes hold the same mix
+        twin = replicate(half, args.cells // 2, work / "shards", first_file=len(half))
+        print(f"replicated {', '.join(path.name for path in args.corpus)} to {args.cells // 2:,}+ code cells in "
+              f"{len(half)} shards, then those once more ({time.perf_counter() - started:.0f} s)")
+        sizes = {"half": half, "full": half + twin}
         peaks: dict[str, dict[str, tuple[int, float]]] = {}  # stage -> size -> (code cells, tree peak MiB)
         print(f"{'size':<5} {'stage':<20} {'code cells':>11} {'wall s':>8} {'cells/s':>8} {'tree peak MiB':>14} {'process peak MiB':>17}")
         for size, shards in sizes.items():
