@@ -21,6 +21,7 @@ from coral.corpora.pipeline import corpus_stats, parse_corpus
 from coral.corpora.readers import ReaderOptions, read_notebooks
 from coral.jobs.predict import load_stage_model, predict_corpus
 from coral.problems import ProblemLog
+from tests.fuzz.hostile import patch_zip_member
 
 HANG_LIMIT_S = 120  # a bound on inputs that used to hang or take minutes; far above what they take now
 
@@ -57,29 +58,13 @@ def problem_reasons(problems) -> dict[str, str]:
     return {problem.origin: problem.reason for problem in problems}
 
 
-def patch_zip_member(archive: Path, name: str, *, flags: int = 0, method: int | None = None) -> None:
-    """Set general-purpose flags (0x1: encrypted) or the compression method (9: deflate64) of a
-    member in both its local header and the central directory, as other zip tools write them."""
-    data = bytearray(archive.read_bytes())
-    encoded = name.encode()
-    for signature, flag_at, name_at in ((b"PK\x03\x04", 6, 30), (b"PK\x01\x02", 8, 46)):
-        position = data.find(signature)
-        while position >= 0:
-            if data[position + name_at: position + name_at + len(encoded)] == encoded:
-                data[position + flag_at] |= flags
-                if method is not None:
-                    data[position + flag_at + 2: position + flag_at + 4] = method.to_bytes(2, "little")
-            position = data.find(signature, position + 1)
-    archive.write_bytes(bytes(data))
-
-
 @pytest.mark.parametrize("patch, words", [({"flags": 0x1}, "encrypted"), ({"method": 9}, "compression method")])
 def test_encrypted_and_deflate64_zip_members_are_reported(tmp_path, patch, words):
     archive = tmp_path / "nbs.zip"
     with zipfile.ZipFile(archive, "w") as out:
         out.writestr("bad.ipynb", json.dumps(notebook_json("import os")))
         out.writestr("good.ipynb", json.dumps(notebook_json("import sys")))
-    patch_zip_member(archive, "bad.ipynb", **patch)
+    archive.write_bytes(patch_zip_member(archive.read_bytes(), "bad.ipynb", **patch))
     notebooks, problems = read([archive])
     assert list(notebooks) == ["good.ipynb"]
     [problem] = list(problems)

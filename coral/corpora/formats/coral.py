@@ -53,6 +53,9 @@ def notebook_from_record(
     file = record.get("file")
     notebook_id = f"coral:{PurePosixPath(file).stem}" if isinstance(file, str) and file else f"coral:{cell_id}"
     funcs = record.get("funcs")
+    if isinstance(funcs, list) and not all(isinstance(func, str) for func in funcs):
+        problems.add(origin, cell_id, BAD_FIELD, "'funcs' holds values that are not strings: those are dropped")
+        funcs = [func for func in funcs if isinstance(func, str)]
     nodes = record.get("nodes")
     cell = Cell(
         notebook_id=notebook_id,

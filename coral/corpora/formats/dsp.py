@@ -28,7 +28,7 @@ from typing import Any
 from coral.corpora.formats.common import ReaderOptions, attach_markdown_above
 from coral.corpora.magics import rewrite_magics
 from coral.corpora.records import Cell, Notebook
-from coral.problems import MISSING_FIELD, ProblemLog
+from coral.problems import MISSING_FIELD, OVERSIZE, ProblemLog
 
 REQUIRED_FIELDS = ("task_id", "prompt", "solution")
 ANSWER_ROLES = ("solution", "grade", "test")  # roles a prompt never overrides
@@ -108,8 +108,14 @@ def notebook_from_record(
     if missing or notebook_id is None:
         problems.add(origin, notebook_id, MISSING_FIELD, f"record lacks text fields {', '.join(missing)}")
         return None
+    prompt = record["prompt"]
+    limit = (PROMPT_CELLS + 1) * options.max_code_cell_chars  # the cells above and the problem's comments
+    if len(prompt) > limit:  # splitting costs about a millisecond a line: keep it bounded
+        problems.add(origin, f"{notebook_id}#prompt", OVERSIZE,
+                     f"prompt of {len(prompt):,} characters > {limit:,}: left out, the solution and test are read")
+        prompt = ""
     cells: list[Cell] = []
-    for cell_type, text in split_prompt(record["prompt"]):
+    for cell_type, text in split_prompt(prompt):
         index = len(cells)
         if cell_type == "code" and not options.code_fits(text, origin, f"{notebook_id}#{index}", problems, what="prompt code"):
             continue

@@ -322,8 +322,8 @@ def tar_notebook_bytes(
         with tarfile.open(path, "r:*") as archive:
             for info in archive:
                 if not (_is_file_or_link(info) and is_notebook_member(info.name)):
-                    if start == 0 and _is_file_or_link(info) and is_nested_archive(info.name):
-                        problems.add(f"{path}:{info.name}", info.name, NESTED_ARCHIVE, "an archive inside an archive is not opened")
+                    if start == 0:  # reported once, by the unit that reads the archive's first members
+                        _report_unread_member(path, info, problems)
                     continue
                 ordinal += 1
                 if ordinal < start:
@@ -348,6 +348,16 @@ def read_tar(
 ) -> Iterator[Notebook]:
     """Notebooks ``start:stop`` (in archive order) of a tar archive (see :func:`tar_notebook_bytes`)."""
     yield from _member_notebooks(tar_notebook_bytes(path, problems, options, start, stop), problems, options)
+
+
+def _report_unread_member(path: Path, info: tarfile.TarInfo, problems: ProblemLog) -> None:
+    """Log a tar member that looks like a notebook or an archive but is not read: an archive
+    inside the archive, or a FIFO or device member named like a notebook."""
+    origin = f"{path}:{info.name}"
+    if _is_file_or_link(info) and is_nested_archive(info.name):
+        problems.add(origin, info.name, NESTED_ARCHIVE, "an archive inside an archive is not opened")
+    elif not (info.isdir() or _is_file_or_link(info)) and is_notebook_member(info.name):
+        problems.add(origin, info.name, SPECIAL_FILE, "a FIFO or device member, not a file: not read")
 
 
 def _is_file_or_link(info: tarfile.TarInfo) -> bool:

@@ -48,6 +48,7 @@ from coral.corpora.records import Cell, Notebook
 from coral.problems import BAD_CELL, DUPLICATE_CELL, MISSING_FIELD, ProblemLog
 
 CODE_TOKEN_FIELDS = ("code_tokens_clean", "code_tokens")
+MAX_CELL_INDEX = 2**31 - 1  # cell indices are stored as 32-bit integers (coral.corpora.parquet)
 # Aliases the data-science community agrees on: rebuilt from JuICe's ``imports`` words only
 # when the alias follows its module's words there.
 CONVENTIONAL_ALIASES = {
@@ -133,7 +134,8 @@ def _markdown_of(cell: dict[str, Any]) -> str | None:
 
 
 def _whole_number(value: Any) -> int | None:
-    return value if type(value) is int and value >= 0 else None
+    """A cell position or count, or None: not an int, negative, or past what a cell index holds."""
+    return value if type(value) is int and 0 <= value <= MAX_CELL_INDEX else None
 
 
 def _location(record: dict[str, Any], metadata: dict[str, Any]) -> tuple[str | None, int | None]:
@@ -155,8 +157,8 @@ def _distances(context: list[Any]) -> list[int]:
     """Each context entry's distance above the target: its ``distance_target``, else its order."""
     distances = []
     for order, entry in enumerate(context, start=1):
-        distance = entry.get("distance_target") if isinstance(entry, dict) else None
-        distances.append(distance if type(distance) is int and distance > 0 else order)
+        distance = _whole_number(entry.get("distance_target")) if isinstance(entry, dict) else None
+        distances.append(distance if distance else order)
     return distances
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from coral.corpora.formats.common import ReaderOptions
 from coral.corpora.formats.ipynb import notebook_from_json
 from coral.corpora.records import Notebook
-from coral.problems import MISSING_FIELD, ProblemLog
+from coral.problems import BAD_FIELD, MISSING_FIELD, ProblemLog
 
 REQUIRED_FIELDS = ("id", "notebook")
 
@@ -28,6 +28,11 @@ def notebook_from_record(
     if missing:
         problems.add(origin, notebook_id, MISSING_FIELD, f"record lacks {', '.join(missing)}")
         return None
-    return notebook_from_json(
-        record["notebook"], str(notebook_id), origin, problems, options, repo=record.get("repo"), path=record.get("path")
-    )
+    where: dict[str, str | None] = {}
+    for name in ("repo", "path"):
+        value = record.get(name)
+        if value is not None and not isinstance(value, str):
+            problems.add(origin, str(notebook_id), BAD_FIELD, f"{name!r} is a {type(value).__name__}, not text: left out")
+            value = None
+        where[name] = value
+    return notebook_from_json(record["notebook"], str(notebook_id), origin, problems, options, **where)
