@@ -142,7 +142,7 @@ def main() -> int:
         counts, written_twice = cli_cases(root, args.seed, args.cli_cases, args.limit)
         print(f"CLI: {counts.cases} corpora x 4 commands ({time.perf_counter() - started:.0f} s), "
               f"{len(counts.failures)} failures; coral corpus parse wrote {written_twice} cells more often than the library reads them "
-              "(a notebook id, or JuICe cell id, repeated across work units is not detected yet)")
+              "(a JuICe cell id named by records of two work units is not detected yet)")
         for failure in counts.failures[:20]:
             print(f"  failure: {failure}")
         total.failures += counts.failures

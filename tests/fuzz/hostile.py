@@ -672,8 +672,8 @@ def check_cli(folder: Path, work: Path, limit_s: float = CASE_LIMIT_S) -> tuple[
     and ``coral predict --model heuristics`` on ``folder`` and compare with the library: each exits 0 without a traceback, uses the cells
     the library parses (same ids, same order) and reports every problem the library reports.
     Returns what went wrong (empty when nothing did), and how many cells ``coral corpus parse``
-    wrote more than the library parses: it does not yet detect a notebook (or JuICe cell) id
-    repeated across its work units, so there the comparison checks that no cell is lost or
+    wrote more than the library parses: it does not yet detect a JuICe cell id named by records
+    of two work units, so there the comparison checks that no cell is lost or
     unknown to the library, in any order, and leaves out the ``duplicate-notebook`` problems."""
     from typer.testing import CliRunner
 
