@@ -30,14 +30,8 @@ from coral.corpora.cells import read_cells
 from coral.corpora.readers import ReaderOptions
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import Encoder, make_encoder
-and, for torch encoders, ``checkpoints/`` for ``--resume``.
-
-In a process group (``torchrun``, see docs/scaling.md) every rank reads the same corpus (checked),
-rank 0 computes the weak labels and sends them to the others, all ranks train, and rank 0
-alone writes the model directory while the others wait.
-and ``checkpoints/``: for torch encoders the checkpoint ``--resume`` continues from, and
-``run.json``, the encoder shape and training data it belongs to, so that ``--resume``
-refuses another corpus or another model shape rather than mixing them.
+from coral.encoders.distributed import barrier, broadcast_from_main, check_same_on_every_rank, is_main
+from coral.encoders.params import params_as_json
 from coral.jobs.evaluate import gold_ids
 from coral.jobs.lfs_first import LFS_DIR
 from coral.labeling.aggregate import AggregationMethod
