@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from coral.artifacts import UnsafeModelFileError
+from coral.corpora.parse import parse_code
 from coral.jobs import predict as predict_job
 from coral.jobs.predict import ModelNotFoundError, load_stage_model, predict_cells
 from coral.labeling.model import HeuristicStageModel
@@ -17,7 +18,8 @@ from coral.stages import Stage
 @pytest.fixture
 def cells(make_cell):
     return [
-        make_cell("import numpy", id="n#0", statements=1, imports=1, names_bound=["numpy"]),
+        make_cell("import numpy", id="n#0", statements=1, imports=1, names_bound=["numpy"],
+                  graph=parse_code("import numpy").graph),
         make_cell("df = pd.read_csv(p)", id="n#1", apis=["pandas.read_csv"], names_bound=["df"]),
         make_cell("def f(a):\n    return a", id="n#2", lines=2, names_bound=["f"]),
         make_cell("m = SVC()\nscore = accuracy_score(y, m.predict(X))", id="n#3", lines=2, statements=2,
