@@ -63,6 +63,8 @@ def train_command(
     juice_cells: JuiceCellsOption = JuiceCells("target"),
     resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints (same command otherwise; more --epochs may be given). Refused for another corpus, other weak labels or another model shape.")] = False,
     lfs_first: Annotated[bool, typer.Option("--lfs-first", help="Save the LFs and their aggregation in the model too: it then labels every cell an LF votes on with the LFs' label, and only the others with the encoder (docs/encoders.md). Default: the encoder labels every cell.")] = False,
+    teacher: Annotated[Optional[Path], typer.Option(help="Self-training: a trained model directory whose confident predictions label the cells no LF covers (docs/encoders.md). Default: none.")] = None,
+    teacher_confidence: Annotated[float, typer.Option(help="With --teacher: the least probability of the teacher's top stage for a cell to take its label.", min=0.0, max=1.0)] = 0.9,
     threads: ThreadsOption = None,
 ) -> None:
     """Train an encoder on weak labels from labeling functions (no expert labels are used).
@@ -95,10 +97,12 @@ def train_command(
                 encoder.value, corpus, out, lf_specs=lfs, aggregation=aggregate.value, params=params, format=format,
                 options=ReaderOptions(juice_cells=juice_cells.value), exclude=exclude or (), exclude_notebooks=exclude_notebooks or (),
                 max_cells=max_cells, seed=seed, resume=resume, lfs_first=lfs_first,
+                teacher=teacher, teacher_confidence=teacher_confidence,
             )
     if shard is not None and shard.rank != 0:
         return
-    typer.echo(f"trained {run.encoder} on {run.n_cells} cells ({run.n_covered} with a weak label, "
+    teacher_note = f", {run.n_teacher_labels} of them from the teacher" if run.teacher else ""
+    typer.echo(f"trained {run.encoder} on {run.n_cells} cells ({run.n_covered} with a weak label{teacher_note}, "
                f"{run.n_excluded} excluded) in {run.seconds:.0f}s -> {out}")
     if run.n_problems:
         typer.echo(f"{run.n_problems} problems ({json.dumps(run.problems_by_reason)}) -> {out / 'errors.jsonl'}")

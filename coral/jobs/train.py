@@ -34,6 +34,7 @@ from coral.encoders.distributed import barrier, broadcast_from_main, check_same_
 from coral.encoders.params import params_as_json
 from coral.jobs.evaluate import gold_ids
 from coral.jobs.lfs_first import LFS_DIR
+from coral.jobs.predict import StageModel, load_stage_model
 from coral.labeling.aggregate import AggregationMethod
 from coral.labeling.lfsets import DEFAULT_LF_SETS
 from coral.labeling.model import HeuristicStageModel
@@ -63,6 +64,9 @@ class TrainRun:
     n_cells: int = 0
     n_covered: int = 0
     n_excluded: int = 0
+    teacher: str | None = None
+    teacher_confidence: float | None = None
+    n_teacher_labels: int = 0
     n_problems: int = 0
     problems_by_reason: dict[str, int] = field(default_factory=dict)
     weak_label_counts: dict[str, float] = field(default_factory=dict)
@@ -116,6 +120,19 @@ def weak_labeler(lf_specs: Sequence[str], aggregation: AggregationMethod) -> Heu
     """The LFs and aggregation that give the weak labels (a LabelModel is fitted on the first
     cells it labels)."""
     return HeuristicStageModel(lf_specs=tuple(lf_specs), aggregation=aggregation, on_error="log")
+
+
+def add_teacher_labels(y: np.ndarray, cells: Sequence[ParsedCell], teacher: StageModel, confidence: float) -> int:
+    """Give the rows of ``y`` no LF covers the teacher's probabilities where its top stage has at
+    least ``confidence`` (in place); the number of rows labelled. The teacher reads every cell,
+    so that a context model sees each notebook whole."""
+    uncovered = ~is_covered(y)
+    if not uncovered.any():
+        return 0
+    proba = np.asarray(teacher.predict_proba(cells), dtype=np.float32)
+    confident = uncovered & (proba.max(axis=1) >= confidence)
+    y[confident] = proba[confident]
+    return int(confident.sum())
 
 
 def cells_digest(cells: Sequence[ParsedCell]) -> str:
@@ -180,10 +197,16 @@ def train_from_corpus(
     seed: int = 0,
     resume: bool = False,
     lfs_first: bool = False,
+    teacher: str | Path | None = None,
+    teacher_confidence: float = 0.9,
     progress: bool = True,
 ) -> tuple[Encoder, TrainRun]:
     """Read and parse ``corpus`` (with reader ``options``), label it with ``lf_specs`` + ``aggregation``,
     fit ``encoder``, save to ``out``.
+
+    Self-training: with a ``teacher`` (a trained model directory), the cells no LF covers that
+    the teacher labels with probability >= ``teacher_confidence`` take its probabilities as
+    their weak labels.
 
     With ``lfs_first`` the LFs and their fitted aggregation are saved beside the encoder, and
     the model labels the cells they cover with their vote (``coral.jobs.lfs_first``).
@@ -222,9 +245,17 @@ def train_from_corpus(
     # one labeling, sent to every rank: identical labels even where a LabelModel fit's floating
     # point differs between machines, and the LFs run once rather than once per process
     labeler = weak_labeler(lf_specs, aggregation)
-    y = broadcast_from_main(
-        labeler.predict_proba(cells, problems=problems, progress=progress).astype(np.float32) if is_main() else None
-    )
+    if teacher is not None:
+        run.teacher, run.teacher_confidence = str(teacher), teacher_confidence
+        teacher_model = load_stage_model(teacher, device=str((params or {}).get("device", "auto")))
+
+    def labels_on_main() -> np.ndarray:
+        y = labeler.predict_proba(cells, problems=problems, progress=progress).astype(np.float32)
+        if teacher is not None:
+            run.n_teacher_labels = add_teacher_labels(y, cells, teacher_model, teacher_confidence)
+        return y
+
+    y = broadcast_from_main(labels_on_main() if is_main() else None)
     run.n_cells, run.n_covered = len(cells), int(is_covered(y).sum())
     run.weak_label_counts = {name: round(float(v), 2) for name, v in zip(STAGE_NAMES, y.sum(axis=0))}
     labels = {"weak_labels_sha256": hashlib.sha256(y.tobytes()).hexdigest(), "lfs": list(lf_specs), "aggregation": aggregation}

@@ -201,3 +201,17 @@ def test_resume_refuses_another_corpus_or_another_model_shape(corpus, tmp_path):
     more_epochs = runner.invoke(app, ["train", str(corpus), "--out", str(out), "--epochs", "2", "--resume", *tiny])
     assert more_epochs.exit_code == 0, more_epochs.output
     assert json.loads((out / "training.json").read_text())["epochs_run"] == 2
+
+
+def test_teacher_labels_only_uncovered_cells_it_is_sure_of():
+    from coral.jobs.train import add_teacher_labels
+
+    y = np.array([[1, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]], dtype=np.float32)
+
+    class Teacher:
+        def predict_proba(self, cells):
+            return np.array([[0, 1, 0, 0, 0], [0, 0.95, 0.05, 0, 0], [0.5, 0.5, 0, 0, 0]])
+
+    assert add_teacher_labels(y, [None] * 3, Teacher(), 0.9) == 1
+    assert y[0].tolist() == [1, 0, 0, 0, 0]  # an LF's label is kept
+    assert np.allclose(y[1], [0, 0.95, 0.05, 0, 0]) and not y[2].any()  # 0.5 is not sure enough
