@@ -136,7 +136,7 @@ def test_predict_with_the_shipped_model_takes_a_device(corpus, tmp_path):
                                       "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "42 cells, 42 (100.0%) with a stage" in result.output
-    assert load_stage_model("default", device="cpu").device == "cpu"
+    assert load_stage_model("default", device="cpu").encoder.device == "cpu"
     bad = CliRunner().invoke(app, ["predict", str(corpus), "--model", "default", "--device", "gpu7", "--out", str(out)])
     assert bad.exit_code == 1 and "device 'gpu7'" in bad.output
 
