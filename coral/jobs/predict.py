@@ -91,8 +91,10 @@ def _load_model_dir(path: Path, device: str, trust_code: bool) -> StageModel:
     from coral.encoders.base import is_encoder_dir, load_encoder
 
     if is_encoder_dir(path):
+        from coral.encoders.training import resolve_device
         from coral.jobs.lfs_first import has_lfs_first, load_lfs_first
 
+        resolve_device(device)  # a bad device is an error even when the LFs label every cell
         encoder = load_encoder(path, device=device)
         return load_lfs_first(path, encoder, trust_code=trust_code) if has_lfs_first(path) else encoder
     from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
