@@ -47,6 +47,7 @@ class Encoder(BaseEstimator, ABC):
 
     name: str = ""
     device: str = "auto"  # runtime: where torch encoders compute (auto: CUDA when available); not saved
+    reads_notebooks: bool = False  # a cell's prediction depends on the other cells of its notebook
 
     def set_params(self, **params: Any) -> Encoder:
         """Set parameters by name, ``group__name``, ``group={name: value}``, or a bare name that

@@ -124,6 +124,7 @@ class ContextEncoder(Encoder):
     """
 
     name = "context"
+    reads_notebooks = True
 
     def __init__(self, *, base: str = "coral", context: ContextConfig = ContextConfig(),
                  training: TrainingConfig = ContextTrainingConfig(), seed: int = 0) -> None:

@@ -35,9 +35,12 @@ class LFsFirstModel:
     def predict_proba(self, cells: Sequence[ParsedCell]) -> np.ndarray:
         proba = self.lfs.predict_proba(cells)
         uncovered = ~is_covered(proba)
-        if uncovered.any():
-            # the encoder sees every cell: a context encoder reads a cell beside its neighbours
+        if not uncovered.any():
+            return proba
+        if self.encoder.reads_notebooks:  # a context encoder reads a cell beside its neighbours
             proba[uncovered] = self.encoder.predict_proba(cells)[uncovered]
+        else:  # the encoder, the costly part, runs only where it is needed
+            proba[uncovered] = self.encoder.predict_proba([cells[i] for i in np.flatnonzero(uncovered)])
         return proba
 
 
