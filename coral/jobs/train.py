@@ -124,14 +124,17 @@ def weak_labeler(lf_specs: Sequence[str], aggregation: AggregationMethod) -> Heu
 
 def add_teacher_labels(y: np.ndarray, cells: Sequence[ParsedCell], teacher: StageModel, confidence: float) -> int:
     """Give the rows of ``y`` no LF covers the teacher's probabilities where its top stage has at
-    least ``confidence`` (in place); the number of rows labelled. The teacher reads every cell,
-    so that a context model sees each notebook whole."""
-    uncovered = ~is_covered(y)
-    if not uncovered.any():
+    least ``confidence`` (in place); the number of rows labelled. A teacher that reads
+    notebooks (a context model) is given every cell, so that it sees each notebook whole."""
+    rows = np.flatnonzero(~is_covered(y))
+    if not len(rows):
         return 0
-    proba = np.asarray(teacher.predict_proba(cells), dtype=np.float32)
-    confident = uncovered & (proba.max(axis=1) >= confidence)
-    y[confident] = proba[confident]
+    if getattr(teacher, "reads_notebooks", True):
+        proba = np.asarray(teacher.predict_proba(cells), dtype=np.float32)[rows]
+    else:  # a cell-only encoder reads only the cells it labels
+        proba = np.asarray(teacher.predict_proba([cells[i] for i in rows]), dtype=np.float32)
+    confident = proba.max(axis=1) >= confidence
+    y[rows[confident]] = proba[confident]
     return int(confident.sum())
 
 
