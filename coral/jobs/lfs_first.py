@@ -19,6 +19,7 @@ import numpy as np
 
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import Encoder
+from coral.jobs.predict import predict_rows
 from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
 from coral.stages import is_covered
 
@@ -35,12 +36,8 @@ class LFsFirstModel:
     def predict_proba(self, cells: Sequence[ParsedCell]) -> np.ndarray:
         proba = self.lfs.predict_proba(cells)
         uncovered = ~is_covered(proba)
-        if not uncovered.any():
-            return proba
-        if self.encoder.reads_notebooks:  # a context encoder reads a cell beside its neighbours
-            proba[uncovered] = self.encoder.predict_proba(cells)[uncovered]
-        else:  # the encoder, the costly part, runs only where it is needed
-            proba[uncovered] = self.encoder.predict_proba([cells[i] for i in np.flatnonzero(uncovered)])
+        if uncovered.any():  # the encoder, the costly part, runs only where it is needed
+            proba[uncovered] = predict_rows(self.encoder, cells, np.flatnonzero(uncovered))
         return proba
 
 

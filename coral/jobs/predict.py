@@ -87,6 +87,15 @@ def load_stage_model(
     return _load_model_dir(path, device, trust_code)
 
 
+def predict_rows(model: StageModel, cells: Sequence[ParsedCell], rows: np.ndarray) -> np.ndarray:
+    """``model``'s probabilities for ``cells[rows]``. A model that reads notebooks (a context
+    encoder; any model that does not say) is given every cell, so that it sees each notebook
+    whole; a cell-only one only the cells asked for."""
+    if getattr(model, "reads_notebooks", True):
+        return np.asarray(model.predict_proba(cells))[rows]
+    return np.asarray(model.predict_proba([cells[i] for i in rows]))
+
+
 def _load_model_dir(path: Path, device: str, trust_code: bool) -> StageModel:
     from coral.encoders.base import is_encoder_dir, load_encoder
 

@@ -34,7 +34,7 @@ from coral.encoders.distributed import barrier, broadcast_from_main, check_same_
 from coral.encoders.params import params_as_json
 from coral.jobs.evaluate import gold_ids
 from coral.jobs.lfs_first import LFS_DIR
-from coral.jobs.predict import StageModel, load_stage_model
+from coral.jobs.predict import StageModel, load_stage_model, predict_rows
 from coral.labeling.aggregate import AggregationMethod
 from coral.labeling.lfsets import DEFAULT_LF_SETS
 from coral.labeling.model import HeuristicStageModel
@@ -124,15 +124,11 @@ def weak_labeler(lf_specs: Sequence[str], aggregation: AggregationMethod) -> Heu
 
 def add_teacher_labels(y: np.ndarray, cells: Sequence[ParsedCell], teacher: StageModel, confidence: float) -> int:
     """Give the rows of ``y`` no LF covers the teacher's probabilities where its top stage has at
-    least ``confidence`` (in place); the number of rows labelled. A teacher that reads
-    notebooks (a context model) is given every cell, so that it sees each notebook whole."""
+    least ``confidence`` (in place); the number of rows labelled."""
     rows = np.flatnonzero(~is_covered(y))
     if not len(rows):
         return 0
-    if getattr(teacher, "reads_notebooks", True):
-        proba = np.asarray(teacher.predict_proba(cells), dtype=np.float32)[rows]
-    else:  # a cell-only encoder reads only the cells it labels
-        proba = np.asarray(teacher.predict_proba([cells[i] for i in rows]), dtype=np.float32)
+    proba = predict_rows(teacher, cells, rows).astype(np.float32)
     confident = proba.max(axis=1) >= confidence
     y[rows[confident]] = proba[confident]
     return int(confident.sum())

@@ -141,7 +141,8 @@ def _has_inplace(graph: ASTGraph, start: int, end: int) -> bool:
 
 
 def _changes_in_place(graph: ASTGraph, start: int, end: int) -> bool:
-    """Whether ``start..end`` changes existing objects rather than binding names."""
+    """Whether ``start..end`` changes existing objects by item or attribute assignment, ``del``
+    or an ``append``-like method (``inplace=True`` is asked separately)."""
     types = graph.types
     for i in range(start + 1, end):
         kind = types[i]
@@ -151,7 +152,7 @@ def _changes_in_place(graph: ASTGraph, start: int, end: int) -> bool:
             return True
         if kind == "call" and types[i + 1] == "attribute" and _callee(graph, i, end) in _IN_PLACE_METHODS:
             return True
-    return _has_inplace(graph, start, end)
+    return False
 
 
 def _statement(graph: ASTGraph, node: int, end: int) -> Statement:
@@ -165,14 +166,15 @@ def _statement(graph: ASTGraph, node: int, end: int) -> Statement:
         bases = tuple(values[i] or "" for i in range(node + 1, end) if types[i] == "identifier")
         return Statement("class", bases=bases[1:], defines=_defined_names(graph, node, end))
     if kind in _LOOP_TYPES or kind in _BLOCK_TYPES:
-        changes = any(types[i] in _CHANGE_TYPES for i in range(node + 1, end)) or _has_inplace(graph, node, end)
+        inplace = _has_inplace(graph, node, end)
+        body = range(node + 1, end)
         shows = any(
             types[i] == "print_statement" or (types[i] == "call" and _callee(graph, i, end) in _SHOW_FUNCTIONS)
-            for i in range(node + 1, end)
+            for i in body
         )
         return Statement(
-            "loop" if kind in _LOOP_TYPES else "block", mutates=changes, shows=shows,
-            in_place=_changes_in_place(graph, node, end),
+            "loop" if kind in _LOOP_TYPES else "block", mutates=inplace or any(types[i] in _CHANGE_TYPES for i in body),
+            shows=shows, in_place=inplace or _changes_in_place(graph, node, end),
         )
     if kind == "delete_statement":
         return Statement("delete", mutates=True)
