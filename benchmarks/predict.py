@@ -14,7 +14,12 @@ machine weighs on all of them alike:
   the encoder batches them (cells sorted by size, padded to the largest of each batch,
   a key-padding mask): what the arithmetic of a same-size dense transformer costs.
 
-and the ratio end to end / bare forward, which survives a noisy machine. Example:
+and the ratio end to end / bare forward, which survives a noisy machine. With ``--device cuda``
+all three run on the GPU, under the mixed precision coral uses there (bf16 autocast), and
+``--batch-size`` sets the inference and bare-forward batches (the command keeps the model's);
+the stages it predicts are compared with float32 on the CPU (agreement bounds any change in
+accuracy).
+Example:
 
     python benchmarks/predict.py --corpus GITHUB/part-b-0000.jsonl.gz --notebooks 400 --threads 2
 """
@@ -37,6 +42,7 @@ from torch import nn
 
 from coral.encoders import load_encoder
 from coral.encoders.runtime import set_threads
+from coral.encoders.training import autocast_for
 from coral.corpora.cells import read_cells
 
 DEFAULT_MODEL = str(Path(__file__).resolve().parents[1] / "coral" / "data" / "models" / "default")
@@ -52,30 +58,47 @@ def first_notebooks(shard: Path, n: int, directory: Path) -> Path:
     return out
 
 
-def time_command(shard: Path, model: str, threads: int, out: Path) -> float:
+def time_command(shard: Path, model: str, threads: int, device: str, out: Path) -> float:
     command = [sys.executable, "-c", "from coral.cli import app; app()", "predict", str(shard), "--model", model,
-               "--out", str(out), "--threads", str(threads)]
+               "--out", str(out), "--threads", str(threads), "--device", device]
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - started
 
 
-def bare_encoder(encoder) -> nn.TransformerEncoder:
+def bare_encoder(encoder, device: torch.device) -> nn.TransformerEncoder:
     size = encoder.model
     layer = nn.TransformerEncoderLayer(size.d_model, size.heads, size.d_ff, dropout=0.0, batch_first=True)
-    return nn.TransformerEncoder(layer, size.layers, enable_nested_tensor=False).eval()
+    return nn.TransformerEncoder(layer, size.layers, enable_nested_tensor=False).to(device).eval()
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 @torch.inference_mode()
-def time_bare_forward(network: nn.TransformerEncoder, sizes: np.ndarray, batch_size: int, d_model: int) -> float:
+def time_bare_forward(network: nn.TransformerEncoder, sizes: np.ndarray, batch_size: int, d_model: int,
+                      device: torch.device) -> float:
     ordered = np.sort(sizes)
+    synchronize(device)
     started = time.perf_counter()
     for start in range(0, len(ordered), batch_size):
         batch = ordered[start : start + batch_size]
-        x = torch.randn(len(batch), int(batch.max()), d_model)
-        padding = torch.arange(x.shape[1]) >= torch.from_numpy(batch)[:, None]
-        network(x, src_key_padding_mask=padding)
+        x = torch.randn(len(batch), int(batch.max()), d_model, device=device)
+        padding = torch.arange(x.shape[1], device=device) >= torch.from_numpy(batch).to(device)[:, None]
+        with autocast_for(device):
+            network(x, src_key_padding_mask=padding)
+    synchronize(device)
     return time.perf_counter() - started
+
+
+def print_agreement_with_cpu(model: str, cells: list, proba: np.ndarray) -> None:
+    """How often the device's stage (mixed precision) is the one float32 on the CPU gives."""
+    reference = load_encoder(model, device="cpu").predict_proba(cells)
+    same = proba.argmax(axis=1) == reference.argmax(axis=1)
+    print(f"agreement with float32 on the CPU: {same.mean():.2%} of {len(cells)} cells "
+          f"({(~same).sum()} differ); largest probability difference {np.abs(proba - reference).max():.4f}")
 
 
 def main() -> None:
@@ -85,35 +108,45 @@ def main() -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL, help="an encoder model directory")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: coral's choice)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:1...): where all three figures compute")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="cells per batch for inference and the bare forward (default: the model's)")
     args = parser.parse_args()
 
     threads = set_threads(args.threads)
-    encoder = load_encoder(args.model, device="cpu")
+    device = torch.device(args.device)
+    encoder = load_encoder(args.model, device=args.device)
+    if args.batch_size:
+        encoder.set_params(training__batch_size=args.batch_size)
     batch_size = encoder.training.batch_size
     with tempfile.TemporaryDirectory() as tmp:
         shard = first_notebooks(args.corpus, args.notebooks, Path(tmp))
         cells = list(read_cells([shard]))
         sizes = np.array([len(cell.types) for cell in encoder._dataset(cells).encoded])
-        bare = bare_encoder(encoder)
+        bare = bare_encoder(encoder, device)
         print(f"{args.model}: {len(cells)} code cells of {args.notebooks} notebooks of {args.corpus}; "
-              f"{sizes.mean():.1f} nodes a cell (max {sizes.max()}); batch {batch_size}; torch threads {threads}")
+              f"{sizes.mean():.1f} nodes a cell (max {sizes.max()}); batch {batch_size}; torch threads {threads}; "
+              f"device {torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}")
         encoder.predict_proba(cells[: 4 * batch_size])  # warm-up
-        time_bare_forward(bare, sizes[: 4 * batch_size], batch_size, encoder.model.d_model)
+        time_bare_forward(bare, sizes[: 4 * batch_size], batch_size, encoder.model.d_model, device)
         one_notebook = first_notebooks(args.corpus, 1, Path(tmp) / "one")
         rows = []
         for repeat in range(args.repeats):
-            seconds = time_command(shard, args.model, threads, Path(tmp) / "predictions.jsonl")
-            start_up = time_command(one_notebook, args.model, threads, Path(tmp) / "one" / "predictions.jsonl")
+            seconds = time_command(shard, args.model, threads, args.device, Path(tmp) / "predictions.jsonl")
+            start_up = time_command(one_notebook, args.model, threads, args.device,
+                                    Path(tmp) / "one" / "predictions.jsonl")
             started = time.perf_counter()
             encoder.predict_proba(cells)
             inference = len(cells) / (time.perf_counter() - started)
-            forward = len(cells) / time_bare_forward(bare, sizes, batch_size, encoder.model.d_model)
+            forward = len(cells) / time_bare_forward(bare, sizes, batch_size, encoder.model.d_model, device)
             end_to_end, after_start = len(cells) / seconds, len(cells) / max(seconds - start_up, 1e-9)
             rows.append((end_to_end, after_start, inference, forward))
             print(f"repeat {repeat + 1}: end to end {end_to_end:.0f} cells/s ({seconds:.1f} s, of which start-up "
                   f"{start_up:.1f} s; {after_start:.0f} cells/s after it), inference {inference:.0f} cells/s, "
                   f"bare forward {forward:.0f} cells/s; end to end / bare {end_to_end / forward:.2f} "
                   f"(after start-up {after_start / forward:.2f}), inference / bare {inference / forward:.2f}", flush=True)
+        if device.type != "cpu":
+            print_agreement_with_cpu(args.model, cells, encoder.predict_proba(cells))
     columns = [statistics.median(column) for column in zip(*rows)]
     ratios = {name: [row[i] / row[3] for row in rows] for i, name in enumerate(("end to end", "after start-up", "inference"))}
     print(f"median cells/s: end to end {columns[0]:.0f}, after start-up {columns[1]:.0f}, inference {columns[2]:.0f}, "
