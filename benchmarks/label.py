@@ -23,6 +23,7 @@ from snorkel.labeling import LFApplier, PandasLFApplier
 from coral.corpora.cells import read_cells
 from coral.labeling.apply import apply_lfs, cells_to_frame
 from coral.labeling.corpus import label_corpus, label_to_directory
+from coral.labeling.matrix import LabelMatrix
 from coral.labeling.lfsets import load_lfs
 
 SHARED_GITHUB = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "github"
@@ -60,8 +61,9 @@ def main() -> None:
             n = len(whole.ids)
             print(f"  {'whole input, label_corpus':<34} {time.perf_counter() - started:7.2f} s  {n:,} cells")
             with tempfile.TemporaryDirectory() as out:
-                parallel = timed(f"whole input, {args.workers} Dask workers", n,
-                                 lambda: label_to_directory(inputs, [spec], out, workers=args.workers))
+                timed(f"whole input, {args.workers} Dask workers", n,
+                      lambda: label_to_directory(inputs, [spec], out, workers=args.workers))
+                parallel = LabelMatrix.read(out)
             print(f"  same matrix: {parallel.ids == whole.ids and np.array_equal(parallel.L, whole.L)}")
 
 

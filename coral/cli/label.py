@@ -44,17 +44,16 @@ def label_command(
     """
     from coral.corpora.readers import ReaderOptions
     from coral.labeling.corpus import label_to_directory
-    from coral.labeling.matrix import LABEL_PROBLEMS_FILE, MATRIX_FILE
+    from coral.labeling.matrix import LABEL_PROBLEMS_FILE
     from coral.problems import ProblemLog
 
     with user_errors():
         problems = ProblemLog()
-        matrix = label_to_directory(
+        written = label_to_directory(
             corpora, lfs, out, format=format, on_error=on_lf_error.value, problems=problems, workers=workers,
             scheduler=scheduler, notebooks_per_unit=chunk_size, progress=True,
             options=ReaderOptions(juice_cells=juice_cells.value),
         )
-    covered = int((matrix.L != -1).any(axis=1).sum())
-    typer.echo(f"{len(matrix.ids)} cells x {len(matrix.lf_names)} LFs -> {Path(out) / MATRIX_FILE}; "
-               f"{covered} cells ({covered / max(len(matrix.ids), 1):.1%}) have a vote")
+    typer.echo(f"{written.n_cells} cells x {len(written.lf_names)} LFs -> {written.path}; "
+               f"{written.n_covered} cells ({written.n_covered / max(written.n_cells, 1):.1%}) have a vote")
     echo_problems(problems, Path(out) / LABEL_PROBLEMS_FILE)

@@ -20,6 +20,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -118,17 +119,20 @@ class NotebookGraphs:
 class ContextEncoder(Encoder):
     """A cell-only encoder (``base``) read in notebook context by a BiGRU.
 
-    Parameters: ``base`` (an encoder name, trained first on the same cells with its defaults
-    and ``seed``, or the directory of a trained encoder, used as it is), ``context`` (the
-    sequence layer), ``training`` (its training; a batch is ``batch_size`` notebooks) and ``seed``.
+    Parameters: ``base`` (an encoder name, trained first on the same cells with ``seed`` and
+    ``base_params``, its defaults where they are not given, or the directory of a trained encoder,
+    used as it is), ``context`` (the sequence layer), ``training`` (its training; a batch is
+    ``batch_size`` notebooks) and ``seed``.
     """
 
     name = "context"
     reads_notebooks = True
 
-    def __init__(self, *, base: str = "coral", context: ContextConfig = ContextConfig(),
-                 training: TrainingConfig = ContextTrainingConfig(), seed: int = 0) -> None:
+    def __init__(self, *, base: str = "coral", base_params: dict[str, Any] | None = None,
+                 context: ContextConfig = ContextConfig(), training: TrainingConfig = ContextTrainingConfig(),
+                 seed: int = 0) -> None:
         self.base = base
+        self.base_params = base_params
         self.context = context
         self.training = training
         self.seed = seed
@@ -146,9 +150,11 @@ class ContextEncoder(Encoder):
         y = check_weak_labels(cells, y)
         checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         if is_encoder_dir(self.base):
+            if self.base_params:
+                raise ValueError(f"base_params are for a base trained here; {self.base} is trained already")
             self.base_ = load_encoder(self.base, device=self.device)
         else:
-            self.base_ = make_encoder(self.base, device=self.device, seed=self.seed)
+            self.base_ = make_encoder(self.base, device=self.device, seed=self.seed, **(self.base_params or {}))
             self.base_.fit(cells, y, checkpoint_dir=checkpoint_dir / BASE_DIR if checkpoint_dir else None,
                            resume=resume, progress=progress)
         torch.manual_seed(self.seed)

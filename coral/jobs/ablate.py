@@ -66,7 +66,7 @@ class Run:
     """One model with its settings: a row of the tables."""
 
     name: str
-    model: str  # heuristics, or an encoder name (coral, gnn, lda, word2vec, bert)
+    model: str  # heuristics, or an encoder name (coral, gnn, lda, word2vec, bert, context)
     params: dict[str, Any] = field(default_factory=dict)
     lfs: tuple[str, ...] = ()  # heuristics: the LFs it applies; encoders: the weak labels' LFs
     aggregation: str = ""

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from snorkel.labeling import LabelingFunction
 
@@ -23,7 +22,7 @@ from coral.corpora.readers import ReaderOptions
 from coral.corpora.records import ParsedCell
 from coral.labeling.apply import LabelingFunctionError, OnError, apply_lfs
 from coral.labeling.lfsets import load_lf_sets, portable_lf_spec
-from coral.labeling.matrix import LABEL_PROBLEMS_FILE, LabelMatrix
+from coral.labeling.matrix import LABEL_PROBLEMS_FILE, LabelMatrix, WrittenMatrix, write_label_matrix
 from coral.corpora.parts import PartStore, run_parts
 from coral.problems import ProblemLog, problem_log
 
@@ -110,9 +109,11 @@ def label_to_directory(
     notebooks_per_unit: int | None = None,
     progress: bool = False,
     options: ReaderOptions | None = None,
-) -> LabelMatrix:
+) -> WrittenMatrix:
     """Label ``paths`` part by part and write the label-matrix directory ``out`` (see
-    :mod:`coral.labeling.matrix`): its problems log, sidecar and matrix, the matrix last.
+    :mod:`coral.labeling.matrix`): its problems log, sidecar and matrix, the matrix last,
+    streamed part by part so that memory does not grow with the corpus (read it back with
+    ``LabelMatrix.read``).
 
     The parts (:func:`coral.corpora.cells.plan_cell_parts`; ``notebooks_per_unit`` sizes those
     of corpora) are labeled in this process with ``workers=1`` and no ``scheduler``, otherwise
@@ -131,17 +132,13 @@ def label_to_directory(
                  "options": repr(options), "parts": [part.key for part in parts]})
     run_parts(parts, label_part, store, _part_failure, scheduler=scheduler, workers=workers, progress=progress,
               desc="labeling parts", lf_specs=specs, on_error=on_error, options=options)
-    matrices = []
     for index in range(len(parts)):
-        matrices.append(LabelMatrix.from_frame(pd.read_parquet(store.output(index)), lf_names))
         problems.extend(store.problems(index))
-    ids = [cell_id for matrix in matrices for cell_id in matrix.ids]
-    L = np.vstack([matrix.L for matrix in matrices]) if matrices else np.empty((0, len(lf_names)), dtype=np.int64)
-    matrix = LabelMatrix(ids=ids, L=L, lf_names=lf_names)
     problems.write_jsonl(out / LABEL_PROBLEMS_FILE)
-    matrix.write(out, lf_sets=list(lf_specs), inputs=[str(path) for path in paths])
+    frames = (pd.read_parquet(store.output(index)) for index in range(len(parts)))
+    written = write_label_matrix(out, frames, lf_names, lf_sets=list(lf_specs), inputs=[str(path) for path in paths])
     store.remove()
-    return matrix
+    return written
 
 
 def _part_failure(part: CellPart, error: BaseException) -> Exception:

@@ -10,11 +10,14 @@ of re-applying LFs to a corpus.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from coral.atomic import atomic_path
 
@@ -43,14 +46,7 @@ class LabelMatrix:
 
     def write(self, directory: str | Path, **meta: object) -> Path:
         """Write the matrix and a JSON sidecar (LF names, LF-set specs, counts...)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        sidecar = {"lf_names": self.lf_names, "n_cells": len(self.ids), **meta}
-        with atomic_path(directory / META_FILE) as temporary:
-            temporary.write_text(json.dumps(sidecar, indent=2, default=str) + "\n")
-        with atomic_path(directory / MATRIX_FILE) as temporary:  # last: the matrix marks a finished write
-            self.to_frame().to_parquet(temporary, index=False)
-        return directory / MATRIX_FILE
+        return write_label_matrix(directory, [self.to_frame()], self.lf_names, **meta).path
 
     @classmethod
     def read(cls, directory: str | Path) -> LabelMatrix:
@@ -66,6 +62,39 @@ class LabelMatrix:
     def from_frame(cls, frame: pd.DataFrame, lf_names: list[str]) -> LabelMatrix:
         """The matrix of a ``to_frame`` table (the ids column and one column per LF)."""
         return cls(ids=frame[ID_COLUMN].astype(str).tolist(), L=frame[lf_names].to_numpy(np.int64), lf_names=lf_names)
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenMatrix:
+    """What ``write_label_matrix`` wrote: the matrix file and its counts."""
+
+    path: Path
+    lf_names: list[str]
+    n_cells: int
+    n_covered: int  # cells with at least one vote
+
+
+def write_label_matrix(directory: str | Path, frames: Iterable[pd.DataFrame], lf_names: list[str],
+                       **meta: object) -> WrittenMatrix:
+    """Write the matrix from ``to_frame``-shaped pieces, one at a time (memory stays that of one
+    piece, whatever the corpus), and the JSON sidecar; the matrix is renamed into place last, so
+    its presence marks a finished write."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    schema = pa.schema([(ID_COLUMN, pa.string()), *((name, pa.int8()) for name in lf_names)])
+    n_cells = n_covered = 0
+    with atomic_path(directory / MATRIX_FILE) as temporary:
+        with pq.ParquetWriter(temporary, schema) as writer:
+            for frame in frames:
+                votes = frame[lf_names].to_numpy(np.int8)
+                n_cells += len(frame)
+                n_covered += int((votes != -1).any(axis=1).sum())
+                writer.write_table(pa.Table.from_pandas(frame[[ID_COLUMN, *lf_names]], schema=schema,
+                                                        preserve_index=False))
+        sidecar = {"lf_names": lf_names, "n_cells": n_cells, **meta}
+        with atomic_path(directory / META_FILE) as sidecar_file:
+            sidecar_file.write_text(json.dumps(sidecar, indent=2, default=str) + "\n")
+    return WrittenMatrix(directory / MATRIX_FILE, lf_names, n_cells, n_covered)
 
 
 def is_label_matrix_dir(path: str | Path) -> bool:

@@ -14,6 +14,7 @@ from coral.corpora.parquet import ERRORS_FILE
 from coral.corpora.pipeline import parse_corpus
 from coral.jobs.predict import load_stage_model, predict_corpus
 from coral.labeling.corpus import label_corpus, label_to_directory
+from coral.labeling.matrix import LabelMatrix
 from coral.labeling.lfsets import load_lf_sets
 from coral.problems import DUPLICATE_NOTEBOOK, ProblemLog
 
@@ -63,7 +64,8 @@ def test_label_and_predict_by_parts_skip_it_as_one_pass_does(two_corpora, tmp_pa
     one_pass = ProblemLog()
     expected = label_corpus(two_corpora, load_lf_sets(["paper"]), problems=one_pass)
     by_parts = ProblemLog()
-    matrix = label_to_directory(two_corpora, ["paper"], tmp_path / "labels", problems=by_parts, notebooks_per_unit=1)
+    label_to_directory(two_corpora, ["paper"], tmp_path / "labels", problems=by_parts, notebooks_per_unit=1)
+    matrix = LabelMatrix.read(tmp_path / "labels")
     assert matrix.ids == expected.ids and (matrix.L == expected.L).all()
     assert duplicates(by_parts) == duplicates(one_pass) != []
     run = predict_corpus(two_corpora, load_stage_model("heuristics"), tmp_path / "p.jsonl", progress=False,
@@ -82,5 +84,6 @@ def test_a_parsed_directory_and_a_corpus_that_share_a_notebook(two_corpora, tmp_
     (skipped,) = duplicates(one_pass)
     assert skipped[0] == "shared.ipynb" and (skipped[1] == str(two_corpora[1] / "shared.ipynb")) == parsed_first
     by_parts = ProblemLog()
-    matrix = label_to_directory(inputs, ["paper"], tmp_path / "labels", problems=by_parts, notebooks_per_unit=1)
+    label_to_directory(inputs, ["paper"], tmp_path / "labels", problems=by_parts, notebooks_per_unit=1)
+    matrix = LabelMatrix.read(tmp_path / "labels")
     assert matrix.ids == ids and [item for item, _ in duplicates(by_parts)] == ["shared.ipynb"]

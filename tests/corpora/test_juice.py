@@ -194,4 +194,4 @@ def test_labeling_reads_juice_cells_through_the_reader_options(juice_file, tmp_p
     assert len(label_corpus([juice_file], load_lf_sets(["paper"])).ids) == 5
     assert len(label_corpus([juice_file], load_lf_sets(["paper"]), options=every).ids) == 8
     assert len(plan_cell_parts([juice_file], notebooks_per_unit=2, options=every)) == 1  # the file stays whole
-    assert len(label_to_directory([juice_file], ["paper"], tmp_path, notebooks_per_unit=2, options=every).ids) == 8
+    assert label_to_directory([juice_file], ["paper"], tmp_path, notebooks_per_unit=2, options=every).n_cells == 8

@@ -47,6 +47,17 @@ def test_context_tells_apart_identical_cells_by_their_neighbours(tmp_path):
                                encoder.predict_proba(cells)[shuffled], atol=1e-5)
 
 
+def test_base_params_size_the_base_it_trains(tmp_path):
+    cells, y, _ = ambiguous_corpus(notebooks=4)
+    small = {"model__d_model": 16, "model__heads": 2, "model__layers": 1, "model__d_ff": 32, "training__epochs": 1}
+    encoder = make_encoder("context", base="coral", base_params=small, training__epochs=1, device="cpu").fit(cells, y)
+    assert (encoder.base_.model.d_model, encoder.base_.training.epochs) == (16, 1)
+    reloaded = load_encoder(encoder.save(tmp_path / "model"), device="cpu")
+    assert reloaded.base_params == small and reloaded.base_.model.d_model == 16
+    with pytest.raises(ValueError, match="base_params are for a base trained here"):
+        make_encoder("context", base=str(tmp_path / "model" / "base"), base_params=small).fit(cells, y)
+
+
 def test_a_trained_base_directory_is_reused_frozen(tmp_path):
     cells, y, _ = ambiguous_corpus(8)
     base = make_encoder("word2vec").fit(cells, y).save(tmp_path / "base")
