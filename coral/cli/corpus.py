@@ -106,6 +106,8 @@ def stats_command(
 
     Reads and parses the corpus (streaming): cells (code / markdown), cells with syntax
     errors, notebooks and cells skipped by reason, and the qualified APIs most cells call.
+    A parsed directory (`coral corpus parse`) gives what its parse run counted, without
+    parsing again.
     """
     problems = ProblemLog()
     with user_errors():

@@ -32,6 +32,9 @@ from coral.corpora.parquet import (
     SCHEMA_VERSION,
     SUMMARY_FILE,
     cells_to_table,
+    is_parsed_dir,
+    parse_problems,
+    parsed_parts,
     part_path,
     sidecar_path,
 )
@@ -56,12 +59,26 @@ def corpus_stats(
     workers: int | None = 1,
     notebooks_per_unit: int = DEFAULT_NOTEBOOKS_PER_UNIT,
 ) -> CorpusStats:
-    """Count notebooks, cells, problems and APIs of a corpus (reading and parsing it).
+    """Count notebooks, cells, problems and APIs of a corpus (reading and parsing it); a
+    parsed directory among ``paths`` gives what its parse run counted, without parsing again.
 
     Streams in this process by default; with ``workers`` > 1 (None: all cores) or a Dask
     ``scheduler`` address, work units are counted in parallel, as :func:`parse_corpus` does.
     """
     problems = problem_log(problems)
+    path_list = as_path_list(paths)
+    parsed = [path for path in path_list if is_parsed_dir(path)]
+    corpora = [path for path in path_list if not is_parsed_dir(path)]
+    stats = _count_corpora(corpora, format, problems, options, progress, scheduler, workers,
+                           notebooks_per_unit) if corpora else CorpusStats()
+    for directory in parsed:  # counted by their parse run, problems included
+        stats.merge(parsed_dir_stats(directory))
+        problems.extend(parse_problems(directory))
+    return stats
+
+
+def _count_corpora(paths: list[Path], format: str | None, problems: ProblemLog, options: ReaderOptions | None,
+                   progress: bool, scheduler: str | None, workers: int | None, notebooks_per_unit: int) -> CorpusStats:
     stats = CorpusStats()
     if scheduler is None and workers == 1:
         notebooks = read_notebooks(paths, format, problems, options)
@@ -75,6 +92,20 @@ def corpus_stats(
     for unit in units:
         stats.merge(reports[unit.name].stats)
         problems.extend(reports[unit.name].problems)
+    return stats
+
+
+def parsed_dir_stats(directory: PathLike) -> CorpusStats:
+    """What the parse run that wrote ``directory`` counted: its summary (problems included),
+    with every API from its parts' sidecars (the summary keeps the most frequent only)."""
+    folder = Path(directory)
+    if not (folder / SUMMARY_FILE).is_file():
+        raise FileNotFoundError(f"{folder}: no {SUMMARY_FILE}: the parse run did not finish; "
+                                "run `coral corpus parse` again to complete it")
+    stats = CorpusStats.from_dict(json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8")))
+    stats.apis = Counter()
+    for part in parsed_parts(folder):
+        stats.apis.update(json.loads(sidecar_path(folder, part.stem).read_text(encoding="utf-8"))["stats"]["apis"])
     return stats
 
 

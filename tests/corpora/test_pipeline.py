@@ -181,3 +181,22 @@ def test_corpus_stats_on_dask_match_the_streamed_ones(corpus):
     parallel = corpus_stats([corpus], problems=parallel_problems, workers=2, notebooks_per_unit=2)
     assert parallel.to_dict(top_apis=None) == streamed.to_dict(top_apis=None)
     assert list(parallel_problems) == list(streamed_problems)  # in input order, like the streamed run
+
+
+def test_corpus_stats_of_a_parsed_directory_are_its_parse_runs(corpus, tmp_path):
+    inputs = [corpus / "notebooks", corpus / "shards"]
+    streamed_problems, parsed_problems = ProblemLog(), ProblemLog()
+    streamed = corpus_stats(inputs, problems=streamed_problems)
+    parse_corpus(inputs, tmp_path / "parsed", workers=1, notebooks_per_unit=2)
+    parsed = corpus_stats([tmp_path / "parsed"], problems=parsed_problems)
+    assert parsed.to_dict(top_apis=None) == streamed.to_dict(top_apis=None) and parsed.apis
+    assert sorted(map(repr, parsed_problems)) == sorted(map(repr, streamed_problems))
+    both = corpus_stats([tmp_path / "parsed", corpus / "notebooks"])  # a parsed directory beside a corpus
+    assert both.notebooks == streamed.notebooks + 4
+
+
+def test_corpus_stats_refuse_an_unfinished_parse(corpus, tmp_path):
+    parse_corpus([corpus / "shards"], tmp_path / "parsed", workers=1)
+    (tmp_path / "parsed" / "_summary.json").unlink()
+    with pytest.raises(FileNotFoundError, match="did not finish"):
+        corpus_stats([tmp_path / "parsed"])
