@@ -33,7 +33,6 @@ from coral.atomic import atomic_path, write_text
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import N_STAGES, Encoder, check_weak_labels, is_encoder_dir, load_encoder, make_encoder
 from coral.encoders.graph_encoder import GraphEncoder
-from coral.encoders.graphs import CellGraphDataset
 from coral.encoders.losses import weak_label_loss
 from coral.encoders.monitor import split_by_notebook, write_metrics
 from coral.encoders.params import ParamGroup
@@ -193,15 +192,17 @@ class ContextEncoder(Encoder):
             return np.hstack([np.log(base.predict_proba(cells) + 1e-6), position]).astype(np.float32)
         device = resolve_device(self.device)
         network = base.network_.to(device).eval()
-        dataset = CellGraphDataset(cells, base.vocab_, base.graph)
-        chunks = []
-        for batch in DataLoader(dataset, batch_size=base.training.batch_size, shuffle=False):
+        features = None
+        for batch in base._dataset(cells).batches(base.training.batch_size):  # the base's own (padded) batches
             with autocast_for(device):
                 outputs = network(batch.to(device))
             log_p = outputs["stage_logits"][:, :N_STAGES].float().log_softmax(dim=1)
-            chunks.append(torch.cat([outputs["z"].float(), log_p], dim=1).cpu())
+            rows = torch.cat([outputs["z"].float(), log_p], dim=1).cpu()
+            if features is None:
+                features = torch.empty(len(cells), rows.shape[1])
+            features[batch.cell_index.cpu()] = rows
         base.network_.cpu()
-        return np.hstack([torch.cat(chunks).numpy(), position]).astype(np.float32)
+        return np.hstack([features.numpy(), position]).astype(np.float32)
 
     @torch.no_grad()
     def predict_proba(self, cells: Sequence[ParsedCell]) -> np.ndarray:
