@@ -41,7 +41,7 @@ import torch
 from torch import nn
 
 from coral.encoders import load_encoder
-from coral.encoders.runtime import set_threads
+from coral.encoders.runtime import device_name, set_threads, synchronize
 from coral.encoders.training import autocast_for
 from coral.corpora.cells import read_cells
 
@@ -70,11 +70,6 @@ def bare_encoder(encoder, device: torch.device) -> nn.TransformerEncoder:
     size = encoder.model
     layer = nn.TransformerEncoderLayer(size.d_model, size.heads, size.d_ff, dropout=0.0, batch_first=True)
     return nn.TransformerEncoder(layer, size.layers, enable_nested_tensor=False).to(device).eval()
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @torch.inference_mode()
@@ -126,7 +121,7 @@ def main() -> None:
         bare = bare_encoder(encoder, device)
         print(f"{args.model}: {len(cells)} code cells of {args.notebooks} notebooks of {args.corpus}; "
               f"{sizes.mean():.1f} nodes a cell (max {sizes.max()}); batch {batch_size}; torch threads {threads}; "
-              f"device {torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}")
+              f"device {device_name(device)}")
         encoder.predict_proba(cells[: 4 * batch_size])  # warm-up
         time_bare_forward(bare, sizes[: 4 * batch_size], batch_size, encoder.model.d_model, device)
         one_notebook = first_notebooks(args.corpus, 1, Path(tmp) / "one")

@@ -34,7 +34,7 @@ from torch import nn
 
 from coral.encoders import make_encoder
 from coral.encoders.base import N_STAGES, read_encoder_meta
-from coral.encoders.runtime import set_threads
+from coral.encoders.runtime import device_name, set_threads, synchronize
 from coral.encoders.training import autocast_for
 from coral.corpora.cells import read_cells
 
@@ -75,8 +75,7 @@ def bare_cells_per_s(encoder, shapes: list[tuple[int, ...]], device: torch.devic
         loss.backward()
         optimizer.step()
         cells += len(lengths)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    synchronize(device)
     return cells / (time.perf_counter() - started)
 
 
@@ -104,7 +103,7 @@ def main() -> None:
     print(f"{len(cells)} cells from {args.corpus}, {sizes.mean():.1f} nodes a cell; shipped size "
           f"(d_model {encoder.model.d_model}, d_ff {encoder.model.d_ff}, {encoder.model.layers} layers), "
           f"batch {encoder.training.batch_size}; torch threads {threads}; "
-          f"device {torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}")
+          f"device {device_name(device)}")
     rows = []
     for repeat in range(args.repeats):
         fit = fit_cells_per_s(shipped_encoder(True, args.device, args.batch_size), cells, y)

@@ -66,9 +66,9 @@ def corpus_stats(
     ``scheduler`` address, work units are counted in parallel, as :func:`parse_corpus` does.
     """
     problems = problem_log(problems)
-    path_list = as_path_list(paths)
-    parsed = [path for path in path_list if is_parsed_dir(path)]
-    corpora = [path for path in path_list if not is_parsed_dir(path)]
+    parsed, corpora = [], []
+    for path in as_path_list(paths):
+        (parsed if is_parsed_dir(path) else corpora).append(path)
     stats = _count_corpora(corpora, format, problems, options, progress, scheduler, workers,
                            notebooks_per_unit) if corpora else CorpusStats()
     for directory in parsed:  # counted by their parse run, problems included

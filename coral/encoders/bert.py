@@ -40,7 +40,7 @@ from coral.encoders.losses import stage_losses
 from coral.encoders.monitor import split_by_notebook, write_metrics
 from coral.encoders.params import ParamGroup
 from coral.encoders.training import (
-    CHECKPOINT_FILE, TrainingConfig, TrainState, autocast_for, lr_factor, predict_logits, resolve_device, train_network,
+    CHECKPOINT_FILE, TrainingConfig, TrainState, autocast_for, lr_factor, predict_outputs, resolve_device, train_network,
 )
 from coral.encoders.vocab import PAD, TOKEN_SOURCES, UNK, TokenConfig
 
@@ -337,7 +337,7 @@ class BertEncoder(Encoder):
             return np.zeros((0, N_STAGES), dtype=np.float32)
         docs = [self.tokens.source_tokens(cell, self.model.token_source) for cell in cells]
         dataset = TokenSequences(self._encode(docs))
-        logits = torch.from_numpy(predict_logits(self.network_, dataset, self.training.batch_size, self.device, progress))
+        logits = torch.from_numpy(predict_outputs(self.network_, dataset, self.training.batch_size, self.device, progress))
         return logits[:, :N_STAGES].softmax(dim=1).numpy()
 
     def _save_weights(self, path: Path) -> None:

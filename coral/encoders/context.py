@@ -37,7 +37,7 @@ from coral.encoders.losses import weak_label_loss
 from coral.encoders.monitor import split_by_notebook, write_metrics
 from coral.encoders.params import ParamGroup
 from coral.encoders.training import (
-    TrainingConfig, TrainState, autocast_for, load_tensor_file, resolve_device, train_network,
+    TrainingConfig, TrainState, load_tensor_file, predict_outputs, resolve_device, train_network,
 )
 
 BASE_DIR = "base"
@@ -115,6 +115,12 @@ class NotebookGraphs:
         return Batch.from_data_list([self.notebooks[i] for i in index])
 
 
+def z_and_log_p(outputs: dict[str, Tensor]) -> Tensor:
+    """A graph base's features of a cell: its [CLS] vector z and its stage log-probabilities."""
+    log_p = outputs["stage_logits"][:, :N_STAGES].float().log_softmax(dim=1)
+    return torch.cat([outputs["z"].float(), log_p], dim=1)
+
+
 class ContextEncoder(Encoder):
     """A cell-only encoder (``base``) read in notebook context by a BiGRU.
 
@@ -190,19 +196,10 @@ class ContextEncoder(Encoder):
         position = np.array([[cell.position] for cell in cells], dtype=np.float32)
         if not (isinstance(base, GraphEncoder) and self.context.cell_vectors):
             return np.hstack([np.log(base.predict_proba(cells) + 1e-6), position]).astype(np.float32)
-        device = resolve_device(self.device)
-        network = base.network_.to(device).eval()
-        features = None
-        for batch in base._dataset(cells).batches(base.training.batch_size):  # the base's own (padded) batches
-            with autocast_for(device):
-                outputs = network(batch.to(device))
-            log_p = outputs["stage_logits"][:, :N_STAGES].float().log_softmax(dim=1)
-            rows = torch.cat([outputs["z"].float(), log_p], dim=1).cpu()
-            if features is None:
-                features = torch.empty(len(cells), rows.shape[1])
-            features[batch.cell_index.cpu()] = rows
+        features = predict_outputs(base.network_, base._dataset(cells), base.training.batch_size, self.device,
+                                   select=z_and_log_p)
         base.network_.cpu()
-        return np.hstack([features.numpy(), position]).astype(np.float32)
+        return np.hstack([features, position]).astype(np.float32)
 
     @torch.no_grad()
     def predict_proba(self, cells: Sequence[ParsedCell]) -> np.ndarray:

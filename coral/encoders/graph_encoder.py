@@ -25,7 +25,7 @@ from coral.encoders.distributed import is_main
 from coral.encoders.graphs import CellGraphDataset, GraphConfig
 from coral.encoders.monitor import split_by_notebook, write_metrics
 from coral.encoders.params import ParamGroup
-from coral.encoders.training import TrainingConfig, TrainState, load_tensor_file, predict_logits, train_network
+from coral.encoders.training import TrainingConfig, TrainState, load_tensor_file, predict_outputs, train_network
 from coral.encoders.vocab import Vocabulary
 
 VOCAB_FILE = "vocab.json"
@@ -118,7 +118,7 @@ class GraphEncoder(Encoder):
         if not cells:
             return np.zeros((0, N_STAGES), dtype=np.float32)
         dataset = self._dataset(cells)
-        logits = torch.from_numpy(predict_logits(self.network_, dataset, self.training.batch_size, self.device, progress))
+        logits = torch.from_numpy(predict_outputs(self.network_, dataset, self.training.batch_size, self.device, progress))
         return logits[:, :N_STAGES].softmax(dim=1).numpy()
 
     def _dataset(self, cells: Sequence[ParsedCell], y: np.ndarray | None = None) -> CellGraphDataset:

@@ -1,4 +1,5 @@
-"""How many CPU threads torch uses: a runtime choice of the machine, not a model parameter.
+"""How many CPU threads torch uses: a runtime choice of the machine, not a model parameter;
+and the device helpers the benchmarks time with.
 
 torch's own default is one intra-op thread per core of the machine. On a machine that other
 work keeps busy those threads spin waiting for cores and run slower than one thread does
@@ -34,3 +35,18 @@ def set_threads(threads: int | None = None) -> int:
     chosen = threads or default_threads()
     torch.set_num_threads(chosen)
     return chosen
+
+
+def synchronize(device) -> None:
+    """Wait for the work queued on ``device`` (a CUDA GPU runs asynchronously), so timings are true."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def device_name(device) -> str:
+    """``cpu``, or the GPU's name, for benchmark headers."""
+    import torch
+
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"

@@ -283,20 +283,25 @@ def load_tensor_file(path: Path, device: str | torch.device = "cpu") -> Any:
         raise ValueError(f"{path}: not a readable torch file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
 
 
+def stage_logits(outputs: dict[str, Tensor]) -> Tensor:
+    return outputs["stage_logits"]
+
+
 @torch.inference_mode()
-def predict_logits(network: nn.Module, dataset: CellGraphDataset, batch_size: int, device: str,
-                   progress: bool = False) -> np.ndarray:
-    """Stage logits for every graph of ``dataset``, in dataset order (whatever order it batches in)."""
+def predict_outputs(network: nn.Module, dataset: CellGraphDataset, batch_size: int, device: str,
+                    progress: bool = False, select: Callable[[dict[str, Tensor]], Tensor] = stage_logits) -> np.ndarray:
+    """One row per graph of ``dataset``, in dataset order (whatever order it batches in): what
+    ``select`` takes from the network's outputs, by default the stage logits."""
     target = resolve_device(device)
     network.to(target).eval()
-    logits = None
+    rows = None
     bar = tqdm(total=len(dataset), desc="predict", unit="cell", disable=not progress)
     for batch in dataset.batches(batch_size):
         with autocast_for(target):
-            out = network(batch.to(target))["stage_logits"].float().cpu()
-        if logits is None:
-            logits = torch.empty(len(dataset), out.shape[1])
-        logits[batch.cell_index.cpu()] = out
+            out = select(network(batch.to(target))).float().cpu()
+        if rows is None:
+            rows = torch.empty(len(dataset), out.shape[1])
+        rows[batch.cell_index.cpu()] = out
         bar.update(len(out))
     bar.close()
-    return logits.numpy() if logits is not None else np.zeros((0, 0), dtype=np.float32)
+    return rows.numpy() if rows is not None else np.zeros((0, 0), dtype=np.float32)
