@@ -117,6 +117,8 @@ def ablate_command(
     finished_only: Annotated[bool, typer.Option("--finished-only", help="Train nothing: tabulate the runs that have finished (while the grid runs elsewhere, or after it was stopped).")] = False,
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
+    workers: Annotated[int, typer.Option(help="Processes that parse the training corpus (a local Dask cluster when "
+                                         "more than 1); the grid itself trains one model at a time.", min=1)] = 1,
 ) -> None:
     """Run an ablation grid (models x settings x seeds x training sizes) and write the paper's tables.
 
@@ -128,7 +130,7 @@ def ablate_command(
     try:
         ablation = load_spec(spec, data)
         typer.echo(f"grid: {json.dumps(describe_spec(ablation))}")
-        result = run_ablation(ablation, gold, out, device=device, finished_only=finished_only)
+        result = run_ablation(ablation, gold, out, device=device, workers=workers, finished_only=finished_only)
     except (ValueError, FileNotFoundError) as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None

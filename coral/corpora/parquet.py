@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from coral.corpora.readers import PathLike
@@ -135,13 +136,27 @@ def parse_problems(directory: PathLike) -> list[Problem]:
     return ProblemLog.read_jsonl(path) if path.is_file() else []
 
 
-def read_parsed_cells(directory: PathLike, batch_size: int = READ_BATCH_ROWS) -> Iterator[ParsedCell]:
-    """Stream the parsed cells of a ``coral corpus parse`` output directory, in input order."""
+def read_parsed_cells(directory: PathLike, batch_size: int = READ_BATCH_ROWS,
+                      notebooks: frozenset[str] | None = None) -> Iterator[ParsedCell]:
+    """Stream the parsed cells of a ``coral corpus parse`` output directory, in input order;
+    with ``notebooks``, only theirs (the other rows are dropped in Arrow, never made cells)."""
     for part in parsed_parts(directory):
-        yield from read_part_cells(part, batch_size)
+        yield from read_part_cells(part, batch_size, notebooks)
 
 
-def read_part_cells(part: PathLike, batch_size: int = READ_BATCH_ROWS) -> Iterator[ParsedCell]:
+def read_part_cells(part: PathLike, batch_size: int = READ_BATCH_ROWS,
+                    notebooks: frozenset[str] | None = None) -> Iterator[ParsedCell]:
     """Stream the parsed cells of one Parquet part, a batch of rows at a time."""
+    wanted = None if notebooks is None else pa.array(sorted(notebooks), pa.string())
     for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_size):
+        if wanted is not None:
+            batch = batch.filter(pc.is_in(batch.column("notebook_id"), value_set=wanted))
         yield from table_to_cells(batch)
+
+
+def parsed_cell_ids(directory: PathLike) -> Iterator[tuple[str, str]]:
+    """(cell id, notebook id) of every parsed cell of a directory, in input order: two columns
+    read, no cell built (for sizing notebooks before reading some of them)."""
+    for part in parsed_parts(directory):
+        table = pq.read_table(part, columns=["id", "notebook_id"])
+        yield from zip(table.column("id").to_pylist(), table.column("notebook_id").to_pylist())

@@ -26,7 +26,7 @@ import json
 import time
 import tomllib
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from tqdm import tqdm
 from coral.atomic import atomic_path, write_text
 from coral.corpora.cells import read_cells
 from coral.corpora.formats.common import ReaderOptions
-from coral.corpora.parquet import is_parsed_dir
+from coral.corpora.parquet import is_parsed_dir, parsed_cell_ids, read_parsed_cells
 from coral.corpora.pipeline import parse_corpus
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import make_encoder
@@ -226,31 +226,36 @@ class TrainingPool:
         return self.labels[key]
 
 
-def training_pool(spec: AblationSpec, gold_files: Sequence[Path], cache: Path, problems: ProblemLog) -> TrainingPool:
-    """Parse the training corpus once (Parquet cache) and draw the grid's pool of notebooks,
-    leaving out gold cells and notebooks and ``exclude_notebooks``."""
+def training_pool(spec: AblationSpec, gold_files: Sequence[Path], cache: Path, problems: ProblemLog,
+                  workers: int = 1) -> TrainingPool:
+    """Parse the training corpus once (Parquet cache, on ``workers`` processes) and draw the
+    grid's pool of notebooks, leaving out gold cells and notebooks and ``exclude_notebooks``.
+
+    Notebooks are sized from two Parquet columns; only the pool's cells are built."""
     parsed = [path for path in spec.corpus if is_parsed_dir(path)]
     corpora = [path for path in spec.corpus if not is_parsed_dir(path)]
     if corpora:
         cached = cache / "train-cells"
-        parse_corpus(corpora, cached, workers=1, progress=True)  # its problems: cache/train-cells/errors.jsonl
+        parse_corpus(corpora, cached, workers=workers, progress=True)  # its problems: cache/train-cells/errors.jsonl
         parsed.append(cached)
     skip_cells, skip_notebooks = gold_ids([*gold_files, *spec.exclude_gold])
     for path in spec.exclude_notebooks:
         skip_notebooks |= read_notebook_list(path)
-
-    def usable(excluded: Counter[str]) -> Iterator[ParsedCell]:
-        for cell in read_cells(parsed):
-            if cell.id in skip_cells or cell.notebook_id in skip_notebooks:
-                excluded["cells"] += 1
+    sizes: Counter[str] = Counter()  # usable cells per notebook, in input order
+    source: dict[str, Path] = {}  # the parsed directory a notebook is read from: the first that has it
+    n_excluded = 0
+    for directory in parsed:
+        for cell_id, notebook_id in parsed_cell_ids(directory):
+            if source.setdefault(notebook_id, directory) != directory:
+                continue
+            if cell_id in skip_cells or notebook_id in skip_notebooks:
+                n_excluded += 1
             else:
-                yield cell
-
-    excluded: Counter[str] = Counter()
-    counts = Counter(cell.notebook_id for cell in usable(excluded))  # pass 1: notebook sizes only
-    chosen = set(counts) if spec.pool_cells is None else choose_notebooks(counts, spec.pool_cells, seed=0)
-    cells = [cell for cell in usable(Counter()) if cell.notebook_id in chosen]  # pass 2: the pool
-    n_excluded = excluded["cells"]
+                sizes[notebook_id] += 1
+    chosen = set(sizes) if spec.pool_cells is None else choose_notebooks(sizes, spec.pool_cells, seed=0)
+    cells = [cell for directory in parsed
+             for cell in read_parsed_cells(directory, notebooks=frozenset(n for n in chosen if source[n] == directory))
+             if cell.id not in skip_cells]
     leaked = {cell.id for cell in cells} & skip_cells
     if leaked:  # cannot happen through the filter above; a guard against future changes of it
         raise ValueError(f"refusing to train on gold cells: {sorted(leaked)[:5]}")
@@ -313,7 +318,7 @@ class AblationRun:
 
 
 def run_ablation(spec: AblationSpec, gold_files: Sequence[Path], out: str | Path, *, device: str = "auto",
-                 finished_only: bool = False, progress: bool = True) -> AblationRun:
+                 workers: int = 1, finished_only: bool = False, progress: bool = True) -> AblationRun:
     """Run the grid (resumably), then score and tabulate every gold set. ``finished_only``
     trains nothing and tabulates the runs whose grid cells have all finished (while a long
     grid is still running, or after it was stopped)."""
@@ -330,7 +335,7 @@ def run_ablation(spec: AblationSpec, gold_files: Sequence[Path], out: str | Path
         cells_ids, notebooks = gold_ids(gold_files)
         only = ReaderOptions(only_ids=frozenset(cells_ids | notebooks))
         eval_cells = list(read_cells(spec.eval_corpus, problems=problems, options=only))
-        pool = training_pool(spec, gold_files, out / "cache", problems)
+        pool = training_pool(spec, gold_files, out / "cache", problems, workers)
     for cell in tqdm(todo, desc="ablation grid", unit=" runs", disable=not progress):
         if progress:
             tqdm.write(f"{cell.run.name} seed {cell.seed}")

@@ -11,7 +11,8 @@ import pyarrow.dataset as ds
 import pytest
 
 from coral.corpora.cells import read_cells
-from coral.corpora.parquet import ERRORS_FILE, PARQUET_SCHEMA, PLAN_FILE, SUMMARY_FILE, parsed_parts
+from coral.corpora.parquet import (ERRORS_FILE, PARQUET_SCHEMA, PLAN_FILE, SUMMARY_FILE, parsed_cell_ids, parsed_parts,
+                                  read_parsed_cells)
 from coral.corpora.pipeline import parse_corpus
 from coral.labeling.corpus import label_corpus
 from coral.labeling.lfsets import load_lf_sets
@@ -42,6 +43,16 @@ def test_the_parsed_directory_opens_with_pandas_pyarrow_and_dask(parsed, fixture
     for reader, frame in read_with_every_reader(parsed).items():
         assert frame["id"].tolist() == expected_ids, reader  # every cell, in input order
         assert set(PARQUET_SCHEMA.names) <= set(frame.columns), reader
+
+
+def test_some_notebooks_are_read_without_building_the_others(parsed):
+    every = list(read_parsed_cells(parsed))
+    assert list(parsed_cell_ids(parsed)) == [(cell.id, cell.notebook_id) for cell in every]
+    wanted = frozenset({every[0].notebook_id, every[-1].notebook_id})
+    some = list(read_parsed_cells(parsed, notebooks=wanted))
+    assert [cell.id for cell in some] == [cell.id for cell in every if cell.notebook_id in wanted]
+    assert some[0] == every[0]  # whole cells, graphs included
+    assert list(read_parsed_cells(parsed, notebooks=frozenset())) == []
 
 
 def test_the_label_matrix_directory_opens_with_pandas_pyarrow_and_dask(parsed, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from coral.cli import app
+from coral.corpora.cells import read_cells
+from coral.corpora.pipeline import parse_corpus
 from coral.corpora.readers import example_paths
 from coral.jobs.ablate import grid_cells, load_spec, run_ablation, training_pool
 from coral.problems import ProblemLog
@@ -77,6 +80,20 @@ def test_training_never_sees_gold_or_heldout_notebooks(data, tmp_path):
     notebooks = {cell.notebook_id for cell in pool.cells}
     assert notebooks == {"bike_rentals_forecast.ipynb", "house_prices_regression.ipynb"}
     assert pool.n_excluded > 0
+
+
+def test_the_pool_is_whole_notebooks_each_read_once(data, tmp_path):
+    parsed = tmp_path / "parsed"
+    parse_corpus([data / "notebooks"], parsed, workers=1)
+    (data / "pool.yaml").write_text(SPEC.replace("corpus: [notebooks]\neval", "corpus: [parsed, notebooks]\ntrain_cells: 10\neval"))
+    spec = load_spec(data / "pool.yaml", data)
+    spec.corpus[0] = parsed
+    pool = training_pool(spec, [data / "gold.jsonl"], tmp_path / "cache", ProblemLog(), workers=2)
+    ids = [cell.id for cell in pool.cells]
+    assert len(ids) == len(set(ids)) >= 10  # the notebooks both inputs hold: read from the first only
+    every = Counter(cell.notebook_id for cell in read_cells([parsed]))
+    assert Counter(cell.notebook_id for cell in pool.cells) == {n: every[n] for n in {c.notebook_id for c in pool.cells}}
+    assert (tmp_path / "cache" / "train-cells").is_dir()
 
 
 def test_ablate_runs_resumes_and_writes_the_tables(data, tmp_path):
