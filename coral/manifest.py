@@ -84,7 +84,8 @@ def describe_inputs(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
 
 def describe_stage_model(name: str, stage_model: object) -> dict[str, Any]:
     """The manifest's model entry for a model ``load_stage_model(name)`` returned: heuristics
-    name their LF sets; an encoder directory names those it was trained from (train.json)."""
+    name their LF sets; an encoder directory names those it was trained from (train.json), and
+    whether its notebook HMM reads the cells in context."""
     from coral.labeling.model import HeuristicStageModel
     from coral.jobs.predict import DEFAULT_MODEL_DIR
 
@@ -93,7 +94,7 @@ def describe_stage_model(name: str, stage_model: object) -> dict[str, Any]:
         return describe_model(name, directory, stage_model.lf_specs)
     train = directory / "train.json" if directory is not None else None
     lfs = json.loads(train.read_text()).get("lfs", []) if train is not None and train.is_file() else []
-    return describe_model(name, directory, lfs)
+    return {**describe_model(name, directory, lfs), "notebook_hmm": getattr(stage_model, "hmm", None) is not None}
 
 
 def write_manifest(

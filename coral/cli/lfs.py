@@ -8,12 +8,12 @@ from typing import Annotated, Optional
 import typer
 
 from coral.cli.main import (
-    FormatOption, JuiceCells, JuiceCellsOption, LFErrors, LFsOption, OnErrorOption, app,
-    report_problems, user_errors,
+    ExcludeNotebooksOption, ExcludeOption, FormatOption, JuiceCells, JuiceCellsOption, LFErrors, LFsOption, OnErrorOption,
+    app, report_problems, user_errors,
 )
 from coral.labeling.lfsets import BUILTIN_LF_SETS, DEFAULT_LF_SETS
 
-lfs_app = typer.Typer(help="Labeling functions: list, analyze and fit a label model.", no_args_is_help=True)
+lfs_app = typer.Typer(help="Labeling functions: list, analyze, fit a label model or a notebook HMM.", no_args_is_help=True)
 app.add_typer(lfs_app, name="lfs")
 
 
@@ -124,3 +124,28 @@ def lfs_fit_command(
     typer.echo(f"LabelModel fitted on {len(matrix.ids)} cells x {len(matrix.lf_names)} LFs -> {out}")
     if len(problems):
         report_problems(problems, Path(out) / "problems.jsonl")
+
+
+@lfs_app.command("fit-hmm")
+def lfs_fit_hmm_command(
+    corpora: Annotated[list[Path], typer.Argument(help="Unlabeled training corpora whose notebooks give the stage transitions.")],
+    model: Annotated[Path, typer.Option("--model", help="An LFs-first model directory (coral train --lfs-first); hmm.json is written into it.")],
+    exclude: ExcludeOption = None,
+    exclude_notebooks: ExcludeNotebooksOption = None,
+    max_cells: Annotated[Optional[int], typer.Option(help="Count transitions in a random sample of whole notebooks holding about this many cells. Default: every cell.", min=1)] = None,
+    format: FormatOption = None,
+    juice_cells: JuiceCellsOption = JuiceCells("target"),
+) -> None:
+    """Learn a notebook HMM for an LFs-first model from its own LFs' weak labels: stage transitions
+    between consecutive code cells. `coral predict` then reads each cell no LF covers in its
+    notebook's context (--cell-only turns it off). The encoder is not retrained."""
+    from coral.corpora.readers import ReaderOptions
+    from coral.jobs.train import fit_notebook_hmm
+
+    with user_errors():
+        hmm, n_excluded, problems = fit_notebook_hmm(model, corpora, format=format, options=ReaderOptions(juice_cells=juice_cells.value),
+                                         exclude=exclude or (), exclude_notebooks=exclude_notebooks or (), max_cells=max_cells)
+    typer.echo(f"notebook HMM from {hmm.n_pairs_} pairs of consecutive weakly labelled cells ({n_excluded} cells "
+               f"excluded) -> {model / 'hmm.json'}")
+    if len(problems):
+        report_problems(problems, model / "hmm-problems.jsonl")

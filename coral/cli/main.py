@@ -118,6 +118,16 @@ TrustCodeOption = Annotated[
     typer.Option("--trust-code", help="Load a model directory whose labeling functions are Python code (a .py file or module), "
                  "which runs that code: only for model directories you trust."),
 ]
+ExcludeOption = Annotated[
+    Optional[list[Path]],
+    typer.Option("--exclude", help="Gold files ({id, stage} JSON Lines) whose cells (and, for '<notebook>#<i>' ids, whole "
+                 "notebooks) must stay out of training. Default: none."),
+]
+ExcludeNotebooksOption = Annotated[
+    Optional[list[Path]],
+    typer.Option("--exclude-notebooks", help="Lists of notebook ids (one a line, '#' comments) whose notebooks must stay out "
+                 "of training, e.g. held-out evaluation notebooks. Default: none."),
+]
 WorkersOption = Annotated[
     int,
     typer.Option(

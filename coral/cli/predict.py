@@ -36,6 +36,7 @@ def predict_command(
     device: DeviceOption = "auto",
     threads: ThreadsOption = None,
     trust_code: TrustCodeOption = False,
+    notebook_hmm: Annotated[bool, typer.Option("--notebook-hmm/--cell-only", help="With a model that has a notebook HMM (hmm.json, as the shipped one): read each cell no LF covers in the context of its notebook, or (--cell-only) by itself.")] = True,
     workers: WorkersOption = 1,
     scheduler: SchedulerOption = None,
     chunk_size: ChunkSizeOption = DEFAULT_NOTEBOOKS_PER_UNIT,
@@ -64,15 +65,17 @@ def predict_command(
         options = ReaderOptions(juice_cells=juice_cells.value)
         if workers == 1 and scheduler is None:
             set_torch_threads(threads)
-            stage_model = load_stage_model(model, lf_specs=lfs, aggregation=aggregation, device=device, trust_code=trust_code)
+            stage_model = load_stage_model(model, lf_specs=lfs, aggregation=aggregation, device=device, trust_code=trust_code,
+                                           notebook_hmm=notebook_hmm)
             run = predict_corpus(inputs, stage_model, out, format=format, fit_on=fit_on or (), options=options,
                                  with_source=with_source, only_gold=only_gold or (),
                                  model_identity=describe_stage_model(model, stage_model), notebooks_per_unit=chunk_size)
         else:
             if fit_on or with_source or trust_code or only_gold:
                 raise ValueError("--fit-on, --with-source, --trust-code and --only-gold work in one process: use them without --workers/--scheduler")
-            stage_model = load_stage_model(model, lf_specs=lfs, aggregation=aggregation, device="cpu")
+            stage_model = load_stage_model(model, lf_specs=lfs, aggregation=aggregation, device="cpu", notebook_hmm=notebook_hmm)
             run = predict_corpus_parallel(inputs, model, out, lf_specs=lfs, aggregation=aggregation, format=format,
+                                          notebook_hmm=notebook_hmm,
                                           device=device, workers=workers, scheduler=scheduler, options=options,
                                           notebooks_per_unit=chunk_size)
     write_manifest(

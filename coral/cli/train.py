@@ -10,8 +10,8 @@ import typer
 import yaml
 
 from coral.cli.main import (
-    AggregateOption, Aggregation, Corpora, DeviceOption, FormatOption, JuiceCells, JuiceCellsOption,
-    LFsOption, ThreadsOption, app, choices, set_torch_threads, user_errors,
+    AggregateOption, Aggregation, Corpora, DeviceOption, ExcludeNotebooksOption, ExcludeOption, FormatOption, JuiceCells,
+    JuiceCellsOption, LFsOption, ThreadsOption, app, choices, set_torch_threads, user_errors,
 )
 from coral.encoders.base import ENCODERS
 from coral.labeling.lfsets import DEFAULT_LF_SETS
@@ -57,12 +57,13 @@ def train_command(
     device: DeviceOption = "auto",
     seed: Annotated[int, typer.Option(help="Seed for the split, subsample and training.")] = 0,
     max_cells: Annotated[Optional[int], typer.Option(help="Train on a random subsample of whole notebooks, about this many cells. Default: every cell.", min=1)] = None,
-    exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="Gold files ({id, stage} JSON Lines) whose cells (and, for '<notebook>#<i>' ids, whole notebooks) must stay out of training. Default: none.")] = None,
-    exclude_notebooks: Annotated[Optional[list[Path]], typer.Option("--exclude-notebooks", help="Lists of notebook ids (one a line, '#' comments) whose notebooks must stay out of training, e.g. held-out evaluation notebooks. Default: none.")] = None,
+    exclude: ExcludeOption = None,
+    exclude_notebooks: ExcludeNotebooksOption = None,
     format: FormatOption = None,
     juice_cells: JuiceCellsOption = JuiceCells("target"),
     resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoints (same command otherwise; more --epochs may be given). Refused for another corpus, other weak labels or another model shape.")] = False,
     lfs_first: Annotated[bool, typer.Option("--lfs-first", help="Save the LFs and their aggregation in the model too: it then labels every cell an LF votes on with the LFs' label, and only the others with the encoder (docs/encoders.md). Default: the encoder labels every cell.")] = False,
+    notebook_hmm: Annotated[bool, typer.Option("--notebook-hmm", help="With --lfs-first: also learn a notebook HMM (stage transitions between consecutive cells) from the weak labels, so that the model reads each cell no LF covers in its notebook's context (docs/encoders.md). `coral lfs fit-hmm` adds one to a trained model.")] = False,
     teacher: Annotated[Optional[Path], typer.Option(help="Self-training: a trained model directory whose confident predictions label the cells no LF covers (docs/encoders.md). Default: none.")] = None,
     teacher_confidence: Annotated[float, typer.Option(help="With --teacher: the least probability of the teacher's top stage for a cell to take its label.", min=0.0, max=1.0)] = 0.9,
     threads: ThreadsOption = None,
@@ -96,7 +97,7 @@ def train_command(
             model, run = train_from_corpus(
                 encoder.value, corpus, out, lf_specs=lfs, aggregation=aggregate.value, params=params, format=format,
                 options=ReaderOptions(juice_cells=juice_cells.value), exclude=exclude or (), exclude_notebooks=exclude_notebooks or (),
-                max_cells=max_cells, seed=seed, resume=resume, lfs_first=lfs_first,
+                max_cells=max_cells, seed=seed, resume=resume, lfs_first=lfs_first, notebook_hmm=notebook_hmm,
                 teacher=teacher, teacher_confidence=teacher_confidence,
             )
     if shard is not None and shard.rank != 0:
@@ -110,7 +111,7 @@ def train_command(
 
 @app.command("ablate")
 def ablate_command(
-    spec: Annotated[str, typer.Argument(help="Spec file (YAML or TOML), or a spec shipped with coral: cpu (small sizes for 2 CPU cores; timings in docs/results.md) or paper (GPU).")],
+    spec: Annotated[str, typer.Argument(help="Spec file (YAML or TOML), or a spec shipped with coral: cpu (small sizes for 2 CPU cores; timings in docs/results.md), gpu (middle size, torch models, one GPU) or paper (full size, GPU).")],
     gold: Annotated[list[Path], typer.Option("--gold", help="Gold labels ({id, stage} JSON Lines) to score on; their cells and notebooks never train. Repeat for several gold sets.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder: grid/ (per run and seed), cache/, results/<gold>/ (tables and charts).")],
     data: Annotated[Path, typer.Option(help="Folder the spec's relative paths (corpus, eval_corpus, exclusions) start from.")] = Path("."),

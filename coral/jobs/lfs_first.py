@@ -6,7 +6,9 @@ cells the LFs do cover, their aggregated vote is usually more accurate than an e
 on it (the encoder only imitates it, with errors of its own). ``coral train --lfs-first``
 saves the LFs and their fitted aggregation under ``lfs/`` in the encoder's directory, and
 ``coral predict`` then labels each covered cell with the LFs and every other cell with the
-encoder. docs/results.md has both readings of the shipped model on the dev sets.
+encoder. With a notebook HMM (``hmm.json``, ``coral.jobs.notebook_hmm``) the cells no LF covers
+are read in the context of their notebook. docs/results.md has every reading of the shipped
+model on the dev sets.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import Encoder
+from coral.jobs.notebook_hmm import NotebookHMM, has_notebook_hmm
 from coral.jobs.predict import predict_rows
 from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
 from coral.stages import is_covered
@@ -28,16 +31,20 @@ LFS_DIR = "lfs"  # the heuristics model inside an encoder directory
 
 @dataclass(slots=True)
 class LFsFirstModel:
-    """The LFs' aggregated label where any LF votes, the encoder's elsewhere."""
+    """The LFs' aggregated label where any LF votes, the encoder's elsewhere (read in its
+    notebook's context when there is an ``hmm``)."""
 
     lfs: HeuristicStageModel
     encoder: Encoder
+    hmm: NotebookHMM | None = None
 
     def predict_proba(self, cells: Sequence[ParsedCell]) -> np.ndarray:
         proba = self.lfs.predict_proba(cells)
         uncovered = ~is_covered(proba)
         if uncovered.any():  # the encoder, the costly part, runs only where it is needed
             proba[uncovered] = predict_rows(self.encoder, cells, np.flatnonzero(uncovered))
+            if self.hmm is not None:
+                proba = self.hmm.smooth(cells, proba, labelled=~uncovered)
         return proba
 
 
@@ -45,5 +52,8 @@ def has_lfs_first(directory: str | Path) -> bool:
     return is_heuristics_dir(Path(directory) / LFS_DIR)
 
 
-def load_lfs_first(directory: str | Path, encoder: Encoder, *, trust_code: bool = False) -> LFsFirstModel:
-    return LFsFirstModel(HeuristicStageModel.load(Path(directory) / LFS_DIR, trust_code=trust_code), encoder)
+def load_lfs_first(directory: str | Path, encoder: Encoder, *, trust_code: bool = False,
+                   notebook_hmm: bool = True) -> LFsFirstModel:
+    """The model of ``directory``; its notebook HMM too, if it has one and ``notebook_hmm``."""
+    hmm = NotebookHMM.load(directory) if notebook_hmm and has_notebook_hmm(directory) else None
+    return LFsFirstModel(HeuristicStageModel.load(Path(directory) / LFS_DIR, trust_code=trust_code), encoder, hmm)

@@ -58,6 +58,7 @@ def load_stage_model(
     aggregation: AggregationMethod | None = None,
     device: str = "auto",
     trust_code: bool = False,
+    notebook_hmm: bool = True,
 ) -> StageModel:
     """Resolve ``--model``: ``heuristics`` (LFs + aggregation), ``default`` (the packaged
     model), a saved heuristics directory, or a trained encoder directory.
@@ -65,6 +66,7 @@ def load_stage_model(
     ``lf_specs`` and ``aggregation`` configure ``heuristics`` only; elsewhere they are an error,
     because a saved model fixes them. An encoder computes on ``device``; the heuristics run
     on the CPU whatever it says. A saved model whose LFs are code loads only with ``trust_code``.
+    ``notebook_hmm=False`` leaves out an LFs-first model's notebook HMM (its cell-only reading).
     """
     spec = str(name_or_dir)
     if spec == "heuristics":
@@ -80,11 +82,11 @@ def load_stage_model(
                 f"the packaged default model is not installed ({DEFAULT_MODEL_DIR} does not exist); "
                 "use --model heuristics or a model directory trained with `coral train`"
             )
-        return _load_model_dir(DEFAULT_MODEL_DIR, device, trust_code)
+        return _load_model_dir(DEFAULT_MODEL_DIR, device, trust_code, notebook_hmm)
     path = Path(spec)
     if not path.is_dir():
         raise ModelNotFoundError(f"{spec!r} is not a model name ({', '.join(BUILTIN_MODELS)}) or a model directory")
-    return _load_model_dir(path, device, trust_code)
+    return _load_model_dir(path, device, trust_code, notebook_hmm)
 
 
 def predict_rows(model: StageModel, cells: Sequence[ParsedCell], rows: np.ndarray) -> np.ndarray:
@@ -96,7 +98,7 @@ def predict_rows(model: StageModel, cells: Sequence[ParsedCell], rows: np.ndarra
     return np.asarray(model.predict_proba([cells[i] for i in rows]))
 
 
-def _load_model_dir(path: Path, device: str, trust_code: bool) -> StageModel:
+def _load_model_dir(path: Path, device: str, trust_code: bool, notebook_hmm: bool) -> StageModel:
     from coral.encoders.base import is_encoder_dir, load_encoder
 
     if is_encoder_dir(path):
@@ -105,7 +107,9 @@ def _load_model_dir(path: Path, device: str, trust_code: bool) -> StageModel:
 
         resolve_device(device)  # a bad device is an error even when the LFs label every cell
         encoder = load_encoder(path, device=device)
-        return load_lfs_first(path, encoder, trust_code=trust_code) if has_lfs_first(path) else encoder
+        if has_lfs_first(path):
+            return load_lfs_first(path, encoder, trust_code=trust_code, notebook_hmm=notebook_hmm)
+        return encoder
     from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
 
     if is_heuristics_dir(path):
@@ -259,7 +263,8 @@ def parts_dir(out: str | Path) -> Path:
 
 def predict_part(job: tuple[int, CellPart, PartStore, frozenset[str]], model: StageModel | str,
                  lf_specs: Sequence[str] | None = None, aggregation: AggregationMethod | None = None,
-                 device: str = "auto", options: ReaderOptions | None = None, with_source: bool = False) -> None:
+                 device: str = "auto", options: ReaderOptions | None = None, with_source: bool = False,
+                 notebook_hmm: bool = True) -> None:
     """Predict one part into its store: in this process with a loaded ``model``, or on a Dask
     worker (one torch thread: parallelism is in processes) with a ``--model`` name or directory
     it loads once. Notebooks whose id is in the job's skip set are logged and left out."""
@@ -268,7 +273,7 @@ def predict_part(job: tuple[int, CellPart, PartStore, frozenset[str]], model: St
         from coral.encoders.runtime import set_threads
 
         set_threads(1)
-        model = _worker_model(model, tuple(lf_specs or ()), aggregation, device)
+        model = _worker_model(model, tuple(lf_specs or ()), aggregation, device, notebook_hmm)
     problems = ProblemLog()
     origins: dict[str, str] = {}
     seen = set(skip)
@@ -287,9 +292,11 @@ def _annotated(predictions: Iterable[Prediction], origins: dict[str, str], sourc
 
 
 @lru_cache(maxsize=1)
-def _worker_model(model: str, lf_specs: tuple[str, ...], aggregation: AggregationMethod | None, device: str) -> StageModel:
+def _worker_model(model: str, lf_specs: tuple[str, ...], aggregation: AggregationMethod | None, device: str,
+                  notebook_hmm: bool) -> StageModel:
     """The model of this worker process, loaded once for all the parts it predicts."""
-    return load_stage_model(model, lf_specs=lf_specs or None, aggregation=aggregation, device=device)
+    return load_stage_model(model, lf_specs=lf_specs or None, aggregation=aggregation, device=device,
+                            notebook_hmm=notebook_hmm)
 
 
 def predict_corpus_parallel(
@@ -306,6 +313,7 @@ def predict_corpus_parallel(
     notebooks_per_unit: int | None = None,
     progress: bool = True,
     options: ReaderOptions | None = None,
+    notebook_hmm: bool = True,
 ) -> PredictionRun:
     """``predict_corpus`` on Dask: the input's parts predicted in parallel, joined in input order.
 
@@ -316,14 +324,15 @@ def predict_corpus_parallel(
     if model == "heuristics" and aggregation == "labelmodel":
         raise ValueError("a LabelModel fitted on the input needs the whole input at once: "
                          "predict in one process, or fit it first (coral lfs fit) and pass its directory")
-    stage_model = load_stage_model(model, lf_specs=lf_specs, aggregation=aggregation, device="cpu")  # fail early, here
+    stage_model = load_stage_model(model, lf_specs=lf_specs, aggregation=aggregation, device="cpu",  # fail early, here
+                                   notebook_hmm=notebook_hmm)
     from coral.manifest import describe_stage_model
 
     identity = {**describe_stage_model(model, stage_model), "aggregation": aggregation, "fit_on": [], "only_gold": [],
                 "with_source": False}
     return _predict_by_parts(inputs, Path(out), format, options, notebooks_per_unit, identity, ProblemLog(), progress,
                              workers=workers, scheduler=scheduler, model=model, lf_specs=lf_specs,
-                             aggregation=aggregation, device=device)
+                             aggregation=aggregation, device=device, notebook_hmm=notebook_hmm)
 
 
 def _predict_by_parts(inputs: Sequence[str | Path], out: Path, format: str | None, options: ReaderOptions | None,

@@ -33,7 +33,8 @@ from coral.encoders.base import Encoder, make_encoder
 from coral.encoders.distributed import barrier, broadcast_from_main, check_same_on_every_rank, is_main
 from coral.encoders.params import params_as_json
 from coral.jobs.evaluate import gold_ids
-from coral.jobs.lfs_first import LFS_DIR
+from coral.jobs.lfs_first import LFS_DIR, has_lfs_first
+from coral.jobs.notebook_hmm import NotebookHMM
 from coral.jobs.predict import StageModel, load_stage_model, predict_rows
 from coral.labeling.aggregate import AggregationMethod
 from coral.labeling.lfsets import DEFAULT_LF_SETS
@@ -61,6 +62,7 @@ class TrainRun:
     max_cells: int | None
     seed: int
     lfs_first: bool = False
+    notebook_hmm: bool = False
     n_cells: int = 0
     n_covered: int = 0
     n_excluded: int = 0
@@ -101,6 +103,49 @@ def read_notebook_list(path: str | Path) -> set[str]:
     if not ids:
         raise ValueError(f"{path}: no notebook id in this list")
     return ids
+
+
+def training_cells(corpus: Sequence[str | Path], problems: ProblemLog, *, format: str | None = None,
+                   options: ReaderOptions | None = None, exclude: Sequence[str | Path] = (),
+                   exclude_notebooks: Sequence[str | Path] = (), max_cells: int | None = None,
+                   seed: int = 0) -> tuple[list[ParsedCell], int]:
+    """The parsed cells of ``corpus`` less every cell of ``exclude`` (gold files: their cells,
+    and the whole notebook of a ``<notebook>#<index>`` id) and every notebook listed in
+    ``exclude_notebooks``; at most ``max_cells`` of them (whole notebooks, seeded). Also the
+    number of cells left out by the exclusions."""
+    skip_cells, skip_notebooks = gold_ids(exclude)
+    for path in exclude_notebooks:
+        skip_notebooks |= read_notebook_list(path)
+    cells, n_excluded = [], 0
+    for cell in read_cells(corpus, format=format, problems=problems, options=options):
+        if cell.id in skip_cells or cell.notebook_id in skip_notebooks:
+            n_excluded += 1
+        else:
+            cells.append(cell)
+    if max_cells is not None and len(cells) > max_cells:
+        cells = subsample_notebooks(cells, max_cells, seed)
+    if not cells:
+        raise ValueError(f"no usable code cell in {', '.join(map(str, corpus))} (see the problems: {dict(problems.by_reason())})")
+    return cells, n_excluded
+
+
+def fit_notebook_hmm(model_dir: str | Path, corpus: Sequence[str | Path], *, format: str | None = None,
+                     options: ReaderOptions | None = None, exclude: Sequence[str | Path] = (),
+                     exclude_notebooks: Sequence[str | Path] = (), max_cells: int | None = None,
+                     progress: bool = True) -> tuple[NotebookHMM, int, ProblemLog]:
+    """Give an LFs-first model (``coral train --lfs-first``) its notebook HMM, learned from its
+    own LFs' weak labels on ``corpus`` (with the exclusions of ``coral train``); saved as
+    ``hmm.json`` in ``model_dir``. The encoder is not retrained. Also: how many cells the
+    exclusions left out, and what could not be used."""
+    if not has_lfs_first(model_dir):
+        raise ValueError(f"{model_dir}: not an LFs-first model directory (no {LFS_DIR}/; train it with --lfs-first)")
+    labeler = HeuristicStageModel.load(Path(model_dir) / LFS_DIR)
+    problems = ProblemLog()
+    cells, n_excluded = training_cells(corpus, problems, format=format, options=options, exclude=exclude,
+                                       exclude_notebooks=exclude_notebooks, max_cells=max_cells)
+    hmm = NotebookHMM().fit(cells, labeler.predict_proba(cells, problems=problems, progress=progress))
+    hmm.save(model_dir)
+    return hmm, n_excluded, problems
 
 
 def subsample_notebooks(cells: list[ParsedCell], max_cells: int, seed: int) -> list[ParsedCell]:
@@ -196,6 +241,7 @@ def train_from_corpus(
     seed: int = 0,
     resume: bool = False,
     lfs_first: bool = False,
+    notebook_hmm: bool = False,
     teacher: str | Path | None = None,
     teacher_confidence: float = 0.9,
     progress: bool = True,
@@ -208,7 +254,9 @@ def train_from_corpus(
     their weak labels.
 
     With ``lfs_first`` the LFs and their fitted aggregation are saved beside the encoder, and
-    the model labels the cells they cover with their vote (``coral.jobs.lfs_first``).
+    the model labels the cells they cover with their vote (``coral.jobs.lfs_first``); with
+    ``notebook_hmm`` too, a notebook HMM learned from the weak labels reads the other cells in
+    their notebook's context (``coral.jobs.notebook_hmm``).
 
     Nothing of ``exclude`` (gold files: their cells, and the whole notebook of a
     ``<notebook>#<index>`` id) or of the notebooks listed in ``exclude_notebooks`` reaches the
@@ -216,6 +264,8 @@ def train_from_corpus(
     """
     started = time.perf_counter()
     out = Path(out)
+    if notebook_hmm and not lfs_first:
+        raise ValueError("--notebook-hmm reads the cells no LF covers beside those the LFs label: it needs --lfs-first")
     model = make_encoder(encoder, **(params or {}))  # fails fast on a bad parameter, before reading
     resumed = _resumed_run(out / CHECKPOINT_DIR / RESUME_FILE) if resume else None
     shape = {"encoder": encoder, "params": _shape_params(model)}
@@ -223,21 +273,13 @@ def train_from_corpus(
     run = TrainRun(encoder=encoder, params=model.get_params(), corpus=[str(p) for p in corpus], lfs=list(lf_specs),
                    aggregation=aggregation, excluded_by=[str(p) for p in exclude],
                    excluded_notebooks_from=[str(p) for p in exclude_notebooks], max_cells=max_cells, seed=seed,
-                   lfs_first=lfs_first)
+                   lfs_first=lfs_first, notebook_hmm=notebook_hmm)
     problems = ProblemLog()
-    skip_cells, skip_notebooks = gold_ids(exclude)
-    for path in exclude_notebooks:
-        skip_notebooks |= read_notebook_list(path)
-    cells = []
-    for cell in read_cells(corpus, format=format, problems=problems, options=options):
-        if cell.id in skip_cells or cell.notebook_id in skip_notebooks:
-            run.n_excluded += 1
-        else:
-            cells.append(cell)
+    every_cell, run.n_excluded = training_cells(corpus, problems, format=format, options=options, exclude=exclude,
+                                                exclude_notebooks=exclude_notebooks)
+    cells = every_cell
     if max_cells is not None and len(cells) > max_cells:
         cells = subsample_notebooks(cells, max_cells, seed)
-    if not cells:
-        raise ValueError(f"no usable code cell in {', '.join(run.corpus)} (see the problems: {dict(problems.by_reason())})")
     data = {"cells": len(cells), "cells_sha256": cells_digest(cells)}
     check_same_on_every_rank(data["cells_sha256"], f"the cells read from {', '.join(run.corpus)}")
     _check_resumed(resumed, "data", data, out, "was trained on another corpus")
@@ -270,6 +312,10 @@ def train_from_corpus(
         model.save(out)
         if lfs_first:
             labeler.save(out / LFS_DIR)
+        if notebook_hmm:  # counted on every cell read, as `coral lfs fit-hmm` does: counts are cheap
+            reuse = cells is every_cell and teacher is None
+            hmm_labels = y if reuse else labeler.predict_proba(every_cell, problems=problems, progress=progress)
+            NotebookHMM().fit(every_cell, hmm_labels).save(out)
         problems.write_jsonl(out / ERRORS_FILE)
         write_text(out / TRAIN_FILE, json.dumps(asdict(run), indent=2, default=str) + "\n")
     barrier()

@@ -62,11 +62,13 @@ def test_bad_specs_are_named(data):
     (data / "bad.yaml").write_text(SPEC.replace("tokens: [word2vec-code, word2vec]", "tokens: [nope]"))
     with pytest.raises(ValueError, match="names runs the spec lacks: nope"):
         load_spec(data / "bad.yaml", data)
-    with pytest.raises(FileNotFoundError, match="shipped specs: cpu, paper"):
+    with pytest.raises(FileNotFoundError, match="shipped specs: cpu, gpu, paper"):
         load_spec("no-such-spec", data)
 
 
 def test_shipped_specs_load_with_the_paper_tables(tmp_path):
+    gpu = load_spec("gpu", tmp_path)
+    assert {"figure3_baselines", "figure3_ablations"} <= set(gpu.tables) and gpu.pool_cells == 10_000
     for name in ("cpu", "paper"):
         spec = load_spec(name, tmp_path)
         assert {"figure3_baselines", "figure3_ablations", "table1_sequence_length", "table2_coverage",
