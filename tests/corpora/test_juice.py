@@ -9,6 +9,7 @@ import pytest
 
 from coral.corpora.cells import read_cells
 from coral.corpora.formats.juice import import_preamble
+from coral.corpora.pipeline import parse_corpus
 from coral.corpora.readers import ReaderOptions, read_notebooks
 from coral.corpora.units import plan_work_units
 from coral.problems import ProblemLog
@@ -55,6 +56,15 @@ def test_all_cells_label_each_distinct_code_cell_once(juice_file, records):
          "juice:juice_dev.jsonl:5#0", "juice:juice_dev.jsonl:5#1"]
     )
     assert cells[f"{EDA}#3"].role == "context" and cells[f"{EDA}#5"].role == "target"
+
+
+def test_parsing_in_work_units_stores_each_cell_once(juice_file, tmp_path):
+    """A JuICe file read with every cell is one work unit: a cell that records of two units
+    would name (context of one, target of another) is never stored twice."""
+    options = ReaderOptions(juice_cells="all")
+    parse_corpus([juice_file], tmp_path / "parsed", format="juice", workers=1, notebooks_per_unit=1, options=options)
+    stored = [cell.id for cell in read_cells([tmp_path / "parsed"])]
+    assert sorted(stored) == sorted(parsed(juice_file, "all")) and len(stored) == len(set(stored))
 
 
 def test_code_is_the_target_source(juice_file, records):

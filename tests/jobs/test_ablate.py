@@ -68,7 +68,7 @@ def test_bad_specs_are_named(data):
 
 def test_shipped_specs_load_with_the_paper_tables(tmp_path):
     gpu = load_spec("gpu", tmp_path)
-    assert {"figure3_baselines", "figure3_ablations"} <= set(gpu.tables) and gpu.pool_cells == 10_000
+    assert {"figure3_baselines", "figure3_ablations"} <= set(gpu.tables) and gpu.pool_cells == 40_000
     for name in ("cpu", "paper"):
         spec = load_spec(name, tmp_path)
         assert {"figure3_baselines", "figure3_ablations", "table1_sequence_length", "table2_coverage",
