@@ -297,6 +297,11 @@ def train_from_corpus(
         return y
 
     y = broadcast_from_main(labels_on_main() if is_main() else None)
+    hmm = None
+    if notebook_hmm and is_main():  # counted on every cell read, as `coral lfs fit-hmm` does: counts are cheap
+        reuse = cells is every_cell and teacher is None
+        hmm = NotebookHMM().fit(every_cell, y if reuse else labeler.predict_proba(every_cell, problems=problems))
+    del every_cell  # a --max-cells run keeps only its sample while it trains
     run.n_cells, run.n_covered = len(cells), int(is_covered(y).sum())
     run.weak_label_counts = {name: round(float(v), 2) for name, v in zip(STAGE_NAMES, y.sum(axis=0))}
     labels = {"weak_labels_sha256": hashlib.sha256(y.tobytes()).hexdigest(), "lfs": list(lf_specs), "aggregation": aggregation}
@@ -312,10 +317,8 @@ def train_from_corpus(
         model.save(out)
         if lfs_first:
             labeler.save(out / LFS_DIR)
-        if notebook_hmm:  # counted on every cell read, as `coral lfs fit-hmm` does: counts are cheap
-            reuse = cells is every_cell and teacher is None
-            hmm_labels = y if reuse else labeler.predict_proba(every_cell, problems=problems, progress=progress)
-            NotebookHMM().fit(every_cell, hmm_labels).save(out)
+        if hmm is not None:
+            hmm.save(out)
         problems.write_jsonl(out / ERRORS_FILE)
         write_text(out / TRAIN_FILE, json.dumps(asdict(run), indent=2, default=str) + "\n")
     barrier()
