@@ -9,7 +9,7 @@ import typer
 
 from coral.cli.main import (
     ExcludeNotebooksOption, ExcludeOption, FormatOption, JuiceCells, JuiceCellsOption, LFErrors, LFsOption, OnErrorOption,
-    app, report_problems, user_errors,
+    TrustCodeOption, app, report_problems, user_errors,
 )
 from coral.labeling.lfsets import BUILTIN_LF_SETS, DEFAULT_LF_SETS
 
@@ -135,6 +135,7 @@ def lfs_fit_hmm_command(
     max_cells: Annotated[Optional[int], typer.Option(help="Count transitions in a random sample of whole notebooks holding about this many cells. Default: every cell.", min=1)] = None,
     format: FormatOption = None,
     juice_cells: JuiceCellsOption = JuiceCells("target"),
+    trust_code: TrustCodeOption = False,
 ) -> None:
     """Learn a notebook HMM for an LFs-first model from its own LFs' weak labels: stage transitions
     between consecutive code cells. `coral predict` then reads each cell no LF covers in its
@@ -143,8 +144,9 @@ def lfs_fit_hmm_command(
     from coral.jobs.train import fit_notebook_hmm
 
     with user_errors():
-        hmm, n_excluded, problems = fit_notebook_hmm(model, corpora, format=format, options=ReaderOptions(juice_cells=juice_cells.value),
-                                         exclude=exclude or (), exclude_notebooks=exclude_notebooks or (), max_cells=max_cells)
+        hmm, n_excluded, problems = fit_notebook_hmm(
+            model, corpora, format=format, options=ReaderOptions(juice_cells=juice_cells.value), exclude=exclude or (),
+            exclude_notebooks=exclude_notebooks or (), max_cells=max_cells, trust_code=trust_code)
     typer.echo(f"notebook HMM from {hmm.n_pairs_} pairs of consecutive weakly labelled cells ({n_excluded} cells "
                f"excluded) -> {model / 'hmm.json'}")
     if len(problems):

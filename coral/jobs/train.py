@@ -132,14 +132,14 @@ def training_cells(corpus: Sequence[str | Path], problems: ProblemLog, *, format
 def fit_notebook_hmm(model_dir: str | Path, corpus: Sequence[str | Path], *, format: str | None = None,
                      options: ReaderOptions | None = None, exclude: Sequence[str | Path] = (),
                      exclude_notebooks: Sequence[str | Path] = (), max_cells: int | None = None,
-                     progress: bool = True) -> tuple[NotebookHMM, int, ProblemLog]:
+                     trust_code: bool = False, progress: bool = True) -> tuple[NotebookHMM, int, ProblemLog]:
     """Give an LFs-first model (``coral train --lfs-first``) its notebook HMM, learned from its
     own LFs' weak labels on ``corpus`` (with the exclusions of ``coral train``); saved as
-    ``hmm.json`` in ``model_dir``. The encoder is not retrained. Also: how many cells the
-    exclusions left out, and what could not be used."""
+    ``hmm.json`` in ``model_dir``. The encoder is not retrained. LFs that are code load only
+    with ``trust_code``. Also: how many cells the exclusions left out, and what could not be used."""
     if not has_lfs_first(model_dir):
         raise ValueError(f"{model_dir}: not an LFs-first model directory (no {LFS_DIR}/; train it with --lfs-first)")
-    labeler = HeuristicStageModel.load(Path(model_dir) / LFS_DIR)
+    labeler = HeuristicStageModel.load(Path(model_dir) / LFS_DIR, trust_code=trust_code)
     problems = ProblemLog()
     cells, n_excluded = training_cells(corpus, problems, format=format, options=options, exclude=exclude,
                                        exclude_notebooks=exclude_notebooks, max_cells=max_cells)
