@@ -140,14 +140,22 @@ def read_parsed_cells(directory: PathLike, batch_size: int = READ_BATCH_ROWS,
                       notebooks: frozenset[str] | None = None) -> Iterator[ParsedCell]:
     """Stream the parsed cells of a ``coral corpus parse`` output directory, in input order;
     with ``notebooks``, only theirs (the other rows are dropped in Arrow, never made cells)."""
+    wanted = _value_set(notebooks)
     for part in parsed_parts(directory):
-        yield from read_part_cells(part, batch_size, notebooks)
+        yield from _part_cells(part, batch_size, wanted)
 
 
 def read_part_cells(part: PathLike, batch_size: int = READ_BATCH_ROWS,
                     notebooks: frozenset[str] | None = None) -> Iterator[ParsedCell]:
     """Stream the parsed cells of one Parquet part, a batch of rows at a time."""
-    wanted = None if notebooks is None else pa.array(sorted(notebooks), pa.string())
+    return _part_cells(part, batch_size, _value_set(notebooks))
+
+
+def _value_set(notebooks: frozenset[str] | None) -> pa.Array | None:
+    return None if notebooks is None else pa.array(sorted(notebooks), pa.string())
+
+
+def _part_cells(part: PathLike, batch_size: int, wanted: pa.Array | None) -> Iterator[ParsedCell]:
     for batch in pq.ParquetFile(part).iter_batches(batch_size=batch_size):
         if wanted is not None:
             batch = batch.filter(pc.is_in(batch.column("notebook_id"), value_set=wanted))

@@ -47,7 +47,7 @@ from coral.encoders.base import make_encoder
 from coral.jobs.comparison import SCORES, compare_models, display_table
 from coral.jobs.evaluate import gold_ids, read_gold
 from coral.jobs.predict import predict_cells
-from coral.jobs.train import choose_notebooks, read_notebook_list, weak_labels
+from coral.jobs.train import choose_notebooks, excluded_ids, weak_labels
 from coral.labeling.model import HeuristicStageModel
 from coral.predictions import Prediction, predictions_from_proba, read_predictions, write_predictions
 from coral.problems import ProblemLog
@@ -238,9 +238,7 @@ def training_pool(spec: AblationSpec, gold_files: Sequence[Path], cache: Path, p
         cached = cache / "train-cells"
         parse_corpus(corpora, cached, workers=workers, progress=True)  # its problems: cache/train-cells/errors.jsonl
         parsed.append(cached)
-    skip_cells, skip_notebooks = gold_ids([*gold_files, *spec.exclude_gold])
-    for path in spec.exclude_notebooks:
-        skip_notebooks |= read_notebook_list(path)
+    skip_cells, skip_notebooks = excluded_ids([*gold_files, *spec.exclude_gold], spec.exclude_notebooks)
     sizes: Counter[str] = Counter()  # usable cells per notebook, in input order
     source: dict[str, Path] = {}  # the parsed directory a notebook is read from: the first that has it
     n_excluded = 0

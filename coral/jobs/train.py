@@ -105,25 +105,29 @@ def read_notebook_list(path: str | Path) -> set[str]:
     return ids
 
 
-def training_cells(corpus: Sequence[str | Path], problems: ProblemLog, *, format: str | None = None,
-                   options: ReaderOptions | None = None, exclude: Sequence[str | Path] = (),
-                   exclude_notebooks: Sequence[str | Path] = (), max_cells: int | None = None,
-                   seed: int = 0) -> tuple[list[ParsedCell], int]:
-    """The parsed cells of ``corpus`` less every cell of ``exclude`` (gold files: their cells,
-    and the whole notebook of a ``<notebook>#<index>`` id) and every notebook listed in
-    ``exclude_notebooks``; at most ``max_cells`` of them (whole notebooks, seeded). Also the
-    number of cells left out by the exclusions."""
+def excluded_ids(exclude: Sequence[str | Path], exclude_notebooks: Sequence[str | Path]) -> tuple[set[str], set[str]]:
+    """(cell ids, notebook ids) that must stay out of training: the cells of the gold files
+    ``exclude`` (and the notebooks of ``<notebook>#<index>`` ids), the notebooks listed in
+    ``exclude_notebooks``."""
     skip_cells, skip_notebooks = gold_ids(exclude)
     for path in exclude_notebooks:
         skip_notebooks |= read_notebook_list(path)
+    return skip_cells, skip_notebooks
+
+
+def training_cells(corpus: Sequence[str | Path], problems: ProblemLog, *, format: str | None = None,
+                   options: ReaderOptions | None = None, exclude: Sequence[str | Path] = (),
+                   exclude_notebooks: Sequence[str | Path] = ()) -> tuple[list[ParsedCell], int]:
+    """The parsed cells of ``corpus`` less every cell of ``exclude`` (gold files: their cells,
+    and the whole notebook of a ``<notebook>#<index>`` id) and every notebook listed in
+    ``exclude_notebooks``. Also the number of cells left out by the exclusions."""
+    skip_cells, skip_notebooks = excluded_ids(exclude, exclude_notebooks)
     cells, n_excluded = [], 0
     for cell in read_cells(corpus, format=format, problems=problems, options=options):
         if cell.id in skip_cells or cell.notebook_id in skip_notebooks:
             n_excluded += 1
         else:
             cells.append(cell)
-    if max_cells is not None and len(cells) > max_cells:
-        cells = subsample_notebooks(cells, max_cells, seed)
     if not cells:
         raise ValueError(f"no usable code cell in {', '.join(map(str, corpus))} (see the problems: {dict(problems.by_reason())})")
     return cells, n_excluded
@@ -142,14 +146,18 @@ def fit_notebook_hmm(model_dir: str | Path, corpus: Sequence[str | Path], *, for
     labeler = HeuristicStageModel.load(Path(model_dir) / LFS_DIR, trust_code=trust_code)
     problems = ProblemLog()
     cells, n_excluded = training_cells(corpus, problems, format=format, options=options, exclude=exclude,
-                                       exclude_notebooks=exclude_notebooks, max_cells=max_cells)
+                                       exclude_notebooks=exclude_notebooks)
+    cells = subsample_notebooks(cells, max_cells, seed=0)
     hmm = NotebookHMM().fit(cells, labeler.predict_proba(cells, problems=problems, progress=progress))
     hmm.save(model_dir)
     return hmm, n_excluded, problems
 
 
-def subsample_notebooks(cells: list[ParsedCell], max_cells: int, seed: int) -> list[ParsedCell]:
-    """Whole notebooks in a seeded random order until ``max_cells``: keeps notebook context intact."""
+def subsample_notebooks(cells: list[ParsedCell], max_cells: int | None, seed: int) -> list[ParsedCell]:
+    """Whole notebooks in a seeded random order until ``max_cells``: keeps notebook context intact.
+    ``cells`` itself when there is no limit or it holds no more."""
+    if max_cells is None or len(cells) <= max_cells:
+        return cells
     chosen = choose_notebooks(Counter(cell.notebook_id for cell in cells), max_cells, seed)
     return [cell for cell in cells if cell.notebook_id in chosen]
 
@@ -277,9 +285,7 @@ def train_from_corpus(
     problems = ProblemLog()
     every_cell, run.n_excluded = training_cells(corpus, problems, format=format, options=options, exclude=exclude,
                                                 exclude_notebooks=exclude_notebooks)
-    cells = every_cell
-    if max_cells is not None and len(cells) > max_cells:
-        cells = subsample_notebooks(cells, max_cells, seed)
+    cells = subsample_notebooks(every_cell, max_cells, seed)
     data = {"cells": len(cells), "cells_sha256": cells_digest(cells)}
     check_same_on_every_rank(data["cells_sha256"], f"the cells read from {', '.join(run.corpus)}")
     _check_resumed(resumed, "data", data, out, "was trained on another corpus")
