@@ -11,7 +11,11 @@ make a predictions file self-contained for the studies; ``role`` is the cell's n
 JuICe or DSP role (see :mod:`coral.corpora.records`), null where the corpus gives none.
 Two optional fields help a person find the cell: ``path`` (where its notebook was read
 from: a file, ``archive:member`` or ``shard:line``) and ``source`` (its code, with
-``--with-source``).
+``--with-source``). A model that labels some cells one way and others another (an LFs-first
+model, ``coral.jobs.lfs_first``) adds ``decided_by``: ``"lfs"`` where the labeling functions'
+vote gave the stage, ``"encoder"`` where the encoder did, cell by cell, and ``"context"``
+where the notebook HMM did, from the encoder and the cell's neighbours; ``coral evaluate``
+then scores each part apart.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from coral.corpora.records import ParsedCell
 from coral.jsonl import read_records
 from coral.stages import N_STAGES, STAGE_NAMES, is_covered
 
-OPTIONAL_FIELDS = ("path", "source")  # written only when known
+OPTIONAL_FIELDS = ("path", "source", "decided_by")  # written only when known
+DECIDERS = ("lfs", "encoder", "context")  # the values of ``decided_by``
 
 
 @dataclass(slots=True)
@@ -43,14 +48,20 @@ class Prediction:
     role: str | None = None
     path: str | None = None  # where the notebook was read from (file, archive:member, shard:line)
     source: str | None = None  # the cell's code, with ``--with-source``
+    decided_by: str | None = None  # one of DECIDERS, for a model that mixes them
 
 
-def predictions_from_proba(cells: Sequence[ParsedCell], proba: np.ndarray) -> list[Prediction]:
-    """Turn an (n, 5) probability matrix into predictions; an all-zero row means abstain."""
+def predictions_from_proba(cells: Sequence[ParsedCell], proba: np.ndarray,
+                           decided_by: Sequence[str] | None = None) -> list[Prediction]:
+    """Turn an (n, 5) probability matrix into predictions; an all-zero row means abstain.
+    ``decided_by``, when given, names what decided each row (one of ``DECIDERS``)."""
     if proba.shape != (len(cells), N_STAGES):
         raise ValueError(f"expected probabilities of shape ({len(cells)}, {N_STAGES}), got {proba.shape}")
+    if decided_by is not None and len(decided_by) != len(cells):
+        raise ValueError(f"{len(cells)} cells but {len(decided_by)} deciders")
+    deciders = decided_by if decided_by is not None else [None] * len(cells)
     out = []
-    for cell, row, covered in zip(cells, proba, is_covered(proba)):
+    for cell, row, covered, decider in zip(cells, proba, is_covered(proba), deciders):
         out.append(
             Prediction(
                 id=cell.id,
@@ -61,6 +72,7 @@ def predictions_from_proba(cells: Sequence[ParsedCell], proba: np.ndarray) -> li
                 lines=cell.lines,
                 apis=list(cell.apis),
                 role=cell.role,
+                decided_by=decider,
             )
         )
     return out
@@ -113,4 +125,11 @@ def _prediction_from_record(record: dict) -> Prediction:
         role=record.get("role"),
         path=record.get("path"),
         source=record.get("source"),
+        decided_by=_decider(record.get("decided_by")),
     )
+
+
+def _decider(value: object) -> str | None:
+    if value is None or value in DECIDERS:
+        return value  # type: ignore[return-value]
+    raise ValueError(f"decided_by is {value!r}; expected one of {', '.join(DECIDERS)}")

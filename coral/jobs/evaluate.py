@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from coral.jsonl import read_records
-from coral.predictions import Prediction
+from coral.predictions import DECIDERS, Prediction
 from coral.stages import STAGE_NAMES, stage_from_name
 
 ABSTAIN_NAME = "ABSTAIN"  # the confusion matrix's extra predicted column
@@ -29,6 +29,15 @@ class StageScores:
     recall: float
     f1: float
     support: int
+
+
+@dataclass(slots=True)
+class DeciderScores:
+    """Accuracy on the gold cells one part of a model labelled (``Prediction.decided_by``)."""
+
+    n: int
+    share: float  # of the evaluated cells
+    accuracy: float
 
 
 @dataclass(slots=True)
@@ -48,6 +57,8 @@ class Evaluation:
     random_fill_macro_f1_mean: float
     random_fill_seeds: int
     missing_ids: list[str] = field(default_factory=list)  # gold ids without a prediction
+    # by what labelled the cell (LFs, encoder, notebook context), when the predictions say
+    by_decider: dict[str, DeciderScores] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "confusion_labels": {"rows": list(STAGE_NAMES), "columns": [*STAGE_NAMES, ABSTAIN_NAME]}}
@@ -136,14 +147,26 @@ def evaluate_predictions(
     predictions: Iterable[Prediction], gold: Mapping[str, str], *, random_seeds: int = DEFAULT_RANDOM_SEEDS
 ) -> Evaluation:
     """Match predictions to gold by cell id and score them; unmatched gold ids are listed."""
-    predicted = {prediction.id: prediction.stage for prediction in predictions}
+    predicted = {prediction.id: prediction for prediction in predictions}
     found = [cell_id for cell_id in gold if cell_id in predicted]
     evaluation = evaluate_stages(
-        [gold[cell_id] for cell_id in found], [predicted[cell_id] for cell_id in found], random_seeds=random_seeds
+        [gold[cell_id] for cell_id in found], [predicted[cell_id].stage for cell_id in found], random_seeds=random_seeds
     )
     evaluation.n_gold = len(gold)
     evaluation.missing_ids = [cell_id for cell_id in gold if cell_id not in predicted]
+    evaluation.by_decider = _scores_by_decider([predicted[cell_id] for cell_id in found], gold)
     return evaluation
+
+
+def _scores_by_decider(found: Sequence[Prediction], gold: Mapping[str, str]) -> dict[str, DeciderScores]:
+    parts: dict[str, list[bool]] = {}
+    for prediction in found:
+        if prediction.decided_by is not None:
+            parts.setdefault(prediction.decided_by, []).append(prediction.stage == gold[prediction.id])
+    return {
+        decider: DeciderScores(len(right), len(right) / len(found), float(np.mean(right)))
+        for decider, right in sorted(parts.items(), key=lambda part: DECIDERS.index(part[0]))
+    }
 
 
 def format_evaluation(evaluation: Evaluation) -> str:
@@ -167,6 +190,10 @@ def format_evaluation(evaluation: Evaluation) -> str:
     lines += ["", "confusion (rows: gold, columns: predicted)", " " * 10 + "".join(f"{name[:8]:>9}" for name in columns)]
     for name, row in zip(STAGE_NAMES, evaluation.confusion):
         lines.append(f"{name:<10}" + "".join(f"{count:>9}" for count in row))
+    if evaluation.by_decider:
+        lines += ["", "by what labelled the cell"]
+        for decider, part in evaluation.by_decider.items():
+            lines.append(f"{decider:<10}{part.n:>6} cells ({part.share:.1%})  accuracy {part.accuracy:.2%}")
     if evaluation.missing_ids:
         shown = ", ".join(evaluation.missing_ids[:10])
         more = f" ... (+{len(evaluation.missing_ids) - 10})" if len(evaluation.missing_ids) > 10 else ""

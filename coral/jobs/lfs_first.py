@@ -39,13 +39,19 @@ class LFsFirstModel:
     hmm: NotebookHMM | None = None
 
     def predict_proba(self, cells: Sequence[ParsedCell]) -> np.ndarray:
+        return self.decide(cells)[0]
+
+    def decide(self, cells: Sequence[ParsedCell]) -> tuple[np.ndarray, list[str]]:
+        """The stage probabilities and, for each cell, what gave them (``DECIDERS``): the
+        LFs, the encoder alone, or the notebook HMM (encoder and neighbours)."""
         proba = self.lfs.predict_proba(cells)
         uncovered = ~is_covered(proba)
         if uncovered.any():  # the encoder, the costly part, runs only where it is needed
             proba[uncovered] = predict_rows(self.encoder, cells, np.flatnonzero(uncovered))
             if self.hmm is not None:
                 proba = self.hmm.smooth(cells, proba, labelled=~uncovered)
-        return proba
+        other = "encoder" if self.hmm is None else "context"
+        return proba, ["lfs" if covered else other for covered in ~uncovered]
 
 
 def has_lfs_first(directory: str | Path) -> bool:

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 from tqdm import tqdm
@@ -41,6 +41,14 @@ PREDICT_CHUNK = 2048  # cells per predict_proba call for encoders: bounded memor
 
 class StageModel(Protocol):
     def predict_proba(self, cells: Sequence[ParsedCell]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class DecidingModel(Protocol):
+    """A model that labels some cells one way and others another (``LFsFirstModel``) and
+    says which, so that predictions record ``decided_by``."""
+
+    def decide(self, cells: Sequence[ParsedCell]) -> tuple[np.ndarray, list[str]]: ...
 
 
 class ModelNotFoundError(ValueError):
@@ -157,7 +165,10 @@ def iter_predictions(
         return
     bar = tqdm(disable=not progress, unit=" cells", desc="predicting")
     for chunk in _prefetched(notebook_chunks(cells, PREDICT_CHUNK)):
-        yield from predictions_from_proba(chunk, model.predict_proba(chunk))
+        if isinstance(model, DecidingModel):
+            yield from predictions_from_proba(chunk, *model.decide(chunk))
+        else:
+            yield from predictions_from_proba(chunk, model.predict_proba(chunk))
         bar.update(len(chunk))
     bar.close()
 

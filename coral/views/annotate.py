@@ -1,7 +1,7 @@
 """Writing stage labels back into notebooks, where JupyterLab and VS Code show them.
 
 Each labelled code cell gets ``metadata.coral`` = ``{"stage", "probabilities", "model",
-"coral_version"}`` and the tag ``stage:<STAGE>`` (cells the model gives no stage get the
+"coral_version"}`` (and ``decided_by`` where the predictions say what labelled the cell) and the tag ``stage:<STAGE>`` (cells the model gives no stage get the
 metadata with ``stage`` null, and no tag). With ``headers``, a markdown cell
 ``## Stage: <Stage>`` goes right above each code cell where the stage changes, marked ``metadata.coral.header`` so that the next run
 replaces it and :func:`strip_annotations` removes it.
@@ -101,7 +101,8 @@ def add_annotations(notebook: dict[str, Any], labelled: LabelledNotebook, model_
         metadata = cell.setdefault("metadata", {})
         if not isinstance(metadata, dict):
             continue  # a malformed cell stays as it is
-        metadata["coral"] = {"stage": prediction.stage, "probabilities": dict(prediction.probs), **stamp}
+        decided = {"decided_by": prediction.decided_by} if prediction.decided_by else {}
+        metadata["coral"] = {"stage": prediction.stage, "probabilities": dict(prediction.probs), **decided, **stamp}
         if prediction.stage is None:
             continue
         tags = metadata.get("tags")

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from coral.jobs.evaluate import evaluate_predictions, evaluate_stages, format_evaluation, read_gold
-from coral.predictions import Prediction
+from coral.jobs.evaluate import DeciderScores, evaluate_predictions, evaluate_stages, format_evaluation, read_gold
+from coral.predictions import Prediction, read_predictions, write_predictions
 
 
 def test_metrics_on_a_small_example():
@@ -78,3 +78,23 @@ def test_bad_gold_files(tmp_path, content, message):
 def test_no_overlap_is_an_error():
     with pytest.raises(ValueError, match="no gold cell has a prediction"):
         evaluate_predictions([Prediction("a", "MODEL", {})], {"b": "MODEL"})
+
+
+def test_scores_by_what_labelled_the_cell(tmp_path):
+    gold = {"a": "MODEL", "b": "EXPLORE", "c": "WRANGLE", "d": "IMPORT"}
+    predictions = [
+        Prediction("a", "MODEL", {}, decided_by="lfs"), Prediction("b", "WRANGLE", {}, decided_by="context"),
+        Prediction("c", "WRANGLE", {}, decided_by="lfs"), Prediction("d", "IMPORT", {}, decided_by="context"),
+    ]
+    path = tmp_path / "p.jsonl"
+    write_predictions(predictions, path)
+    evaluation = evaluate_predictions(read_predictions(path), gold)
+    assert list(evaluation.by_decider) == ["lfs", "context"]
+    assert evaluation.by_decider["lfs"] == DeciderScores(n=2, share=0.5, accuracy=1.0)
+    assert evaluation.by_decider["context"].accuracy == 0.5
+    assert "context        2 cells (50.0%)  accuracy 50.00%" in format_evaluation(evaluation)
+    # predictions that do not say (any plain model) get no such part
+    assert evaluate_predictions([Prediction("a", "MODEL", {})], gold).by_decider == {}
+    path.write_text('{"id": "a", "stage": "MODEL", "decided_by": "oracle"}\n')
+    with pytest.raises(ValueError, match="p.jsonl:1: .*decided_by is 'oracle'"):
+        list(read_predictions(path))

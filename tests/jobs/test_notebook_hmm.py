@@ -10,9 +10,11 @@ from typer.testing import CliRunner
 
 from coral.cli import app
 from coral.corpora.cells import read_cells
-from coral.jobs.lfs_first import LFsFirstModel
+from coral.jobs.lfs_first import LFS_DIR, LFsFirstModel
 from coral.jobs.notebook_hmm import HMM_FILE, NotebookHMM, forward_backward, notebook_runs
-from coral.jobs.predict import load_stage_model
+from coral.jobs.predict import load_stage_model, predict_cells
+from coral.labeling.model import HeuristicStageModel
+from coral.predictions import read_predictions
 from coral.stages import STAGE_NAMES
 
 IMPORT, WRANGLE, EXPLORE, MODEL, EVALUATE = np.eye(5)
@@ -110,13 +112,18 @@ def test_train_and_fit_hmm_give_a_model_that_reads_notebooks(tmp_path, fixtures_
     result = CliRunner().invoke(app, ["lfs", "fit-hmm", str(corpus), "--model", str(out)])
     assert result.exit_code == 0, result.output
     assert np.allclose(json.loads((out / HMM_FILE).read_text())["transitions_"], saved["transitions_"])
-    # predict reads in context by default; --cell-only does not, and the manifests say which
-    for flag, expected in (("--notebook-hmm", True), ("--cell-only", False)):
+    # predict reads in context by default; --cell-only does not, and the manifests say which;
+    # each prediction says whether the LFs labelled its cell or the model did
+    lfs_stages = {p.id: p.stage for p in predict_cells(HeuristicStageModel.load(out / LFS_DIR), every)}
+    for flag, expected, model_part in (("--notebook-hmm", True, "context"), ("--cell-only", False, "encoder")):
         predictions = tmp_path / f"{flag}.jsonl"
         result = CliRunner().invoke(app, ["predict", str(corpus), "--model", str(out), flag, "--out", str(predictions)])
         assert result.exit_code == 0, result.output
         manifest = json.loads(predictions.with_name(f"{predictions.stem}.manifest.json").read_text())
         assert manifest["model"]["notebook_hmm"] is expected
+        deciders = {p.id: p.decided_by for p in read_predictions(predictions)}
+        assert set(deciders.values()) == {"lfs", model_part}
+        assert all((deciders[i] == "lfs") == (stage is not None) for i, stage in lfs_stages.items())
 
 
 def test_the_hmm_needs_lfs_first(tmp_path, fixtures_dir):

@@ -49,6 +49,8 @@ def test_examples_round_trip_with_headers_and_validate(tmp_path):
                 stages_after_headers.append(following["metadata"]["coral"]["stage"])
                 assert cell["source"] == f"## Stage: {following['metadata']['coral']['stage'].title()}"
         runs = [cell["metadata"]["coral"]["stage"] for cell in cells if cell["cell_type"] == "code"]
+        # the default model says whether its LFs or its encoder in context labelled each cell
+        assert {c["metadata"]["coral"]["decided_by"] for c in cells if c["cell_type"] == "code"} <= {"lfs", "context"}
         changes = [stage for i, stage in enumerate(runs) if i == 0 or stage != runs[i - 1]]
         assert stages_after_headers == changes
 
