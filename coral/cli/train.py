@@ -42,7 +42,7 @@ def _parse_param(assignment: str) -> tuple[str, Any]:
 def train_command(
     corpus: Corpora,
     out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write (weights, vocabulary, encoder.json, train.json, metrics.csv, checkpoints/).")],
-    encoder: Annotated[Encoder, typer.Option(help="coral: the paper's graph-masked transformer; gnn: GATv2/GIN over the same graphs; lda / word2vec: gensim features + logistic regression; bert: a sequence transformer pretrained by masked-language modelling on the corpus; context: a BiGRU over a notebook's cells on top of another encoder.")] = Encoder("coral"),
+    encoder: Annotated[Encoder, typer.Option(help="coral: the paper's graph-masked transformer; gnn: GATv2/GIN over the same graphs; lda / word2vec: gensim features + logistic regression; bert: a sequence transformer pretrained by masked-language modelling on the corpus; context: a BiGRU over a notebook's cells on top of another encoder; ensemble: the mean of several seeds of one encoder (--param member=gnn --param members=2).")] = Encoder("coral"),
     lfs: LFsOption = list(DEFAULT_LF_SETS),
     aggregate: AggregateOption = Aggregation("priority"),
     config: Annotated[Optional[Path], typer.Option(help="JSON/YAML mapping of encoder parameters, by group (graph: {max_nodes: 120}) or as graph__max_nodes: 120; options given here override it. Default: the encoder's defaults.")] = None,

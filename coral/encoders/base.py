@@ -39,6 +39,7 @@ ENCODERS: dict[str, str] = {
     "word2vec": "coral.encoders.bow:Word2VecEncoder",
     "bert": "coral.encoders.bert:BertEncoder",
     "context": "coral.encoders.context:ContextEncoder",
+    "ensemble": "coral.encoders.ensemble:EnsembleEncoder",
 }
 
 

@@ -13,7 +13,8 @@ At prediction time each cell emits what the LFs-first model says of it:
   on the cells no LF describes the encoder is far less sure than its probabilities say.
 
 Forward-backward gives each uncovered cell its posterior stage given the whole notebook;
-covered cells keep the LFs' label. A notebook is a run of consecutive cells with one
+covered cells keep the LFs' label, and a cell that is its notebook's only one in the input
+keeps the encoder's reading (it has no neighbours to be read with). A notebook is a run of consecutive cells with one
 ``notebook_id`` (``coral predict`` never splits one). Parameters are saved as JSON
 (``hmm.json`` in the model directory): data, never code.
 """
@@ -81,7 +82,9 @@ class NotebookHMM:
 
     def smooth(self, cells: Sequence[ParsedCell], proba: np.ndarray, labelled: np.ndarray) -> np.ndarray:
         """``proba`` with every row not ``labelled`` (by the LFs) replaced by its posterior
-        given its notebook."""
+        given its notebook. A notebook of one cell (a sample of single cells, such as the
+        CORAL corpus's) keeps the encoder's reading: with no neighbours the posterior would
+        only pull the tempered encoder toward the stage prior."""
         if not self.transitions_:
             raise ValueError("the notebook HMM is not fitted")
         transitions, prior = np.array(self.transitions_), np.array(self.prior_)
@@ -91,7 +94,7 @@ class NotebookHMM:
         out = proba.copy()
         for run in notebook_runs(cells):
             unlabelled = ~labelled[run]
-            if unlabelled.any():
+            if unlabelled.any() and run.stop - run.start > 1:  # a cell alone has no context to read
                 out[run][unlabelled] = forward_backward(emissions[run], transitions, prior)[unlabelled]
         return out
 

@@ -144,7 +144,7 @@ def test_soft_labels_reach_the_baseline_classifier():
 
 def test_registry_and_parameter_errors(corpus):
     cells, y, _ = corpus
-    assert set(ENCODERS) == {"coral", "gnn", "lda", "word2vec", "bert", "context"}
+    assert set(ENCODERS) == {"coral", "gnn", "lda", "word2vec", "bert", "context", "ensemble"}
     with pytest.raises(ValueError, match="unknown encoder 'roberta'"):
         make_encoder("roberta")
     with pytest.raises(ValueError, match="no parameter.*n_heads"):

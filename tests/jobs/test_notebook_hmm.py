@@ -51,12 +51,12 @@ def test_an_uncovered_cell_takes_its_stage_from_its_neighbours(make_cell):
     assert np.array_equal(smoothed[labelled], proba[labelled])  # the LFs' labels are kept
     assert [STAGE_NAMES[i] for i in smoothed[~labelled].argmax(axis=1)] == ["WRANGLE", "MODEL"]
     assert np.allclose(smoothed.sum(axis=1), 1.0)
-    # read alone (no neighbours), a cell gets the encoder's reading shrunk toward the stage prior
-    alone, _ = notebooks(make_cell, [[NONE]])
-    prior, w = np.array(hmm.prior_), hmm.encoder_weight
-    expected = prior * ((proba[2] + 1e-3) / prior) ** w
-    assert np.allclose(hmm.smooth(alone, proba[2:3], np.array([False]))[0], expected / expected.sum())
-    assert np.array_equal(NotebookHMM(encoder_weight=1.0).fit(train_cells, y).smooth(alone, proba[2:3], np.array([False])).argmax(axis=1), [4])
+    # a cell alone in its notebook (no neighbours) keeps the encoder's reading, not one pulled to the prior
+    alone, _ = notebooks(make_cell, [[NONE], [NONE, WRANGLE]])
+    rows = np.array([EXPLORE * 0.6 + MODEL * 0.4, EXPLORE * 0.6 + MODEL * 0.4, WRANGLE])
+    smoothed = hmm.smooth(alone, rows, np.array([False, False, True]))
+    assert np.array_equal(smoothed[0], rows[0])
+    assert not np.allclose(smoothed[1], rows[1])  # the same reading with a neighbour is read in context
 
 
 def test_forward_backward_matches_brute_force():
