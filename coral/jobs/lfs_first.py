@@ -21,7 +21,7 @@ import numpy as np
 
 from coral.corpora.records import ParsedCell
 from coral.encoders.base import Encoder
-from coral.jobs.notebook_hmm import NotebookHMM, has_notebook_hmm
+from coral.jobs.notebook_hmm import NotebookHMM, has_neighbours, has_notebook_hmm
 from coral.jobs.predict import predict_rows
 from coral.labeling.model import HeuristicStageModel, is_heuristics_dir
 from coral.stages import is_covered
@@ -43,15 +43,16 @@ class LFsFirstModel:
 
     def decide(self, cells: Sequence[ParsedCell]) -> tuple[np.ndarray, list[str]]:
         """The stage probabilities and, for each cell, what gave them (``DECIDERS``): the
-        LFs, the encoder alone, or the notebook HMM (encoder and neighbours)."""
+        LFs, the encoder alone (no HMM, or no neighbour to read the cell with), or the
+        notebook HMM (encoder and neighbours)."""
         proba = self.lfs.predict_proba(cells)
         uncovered = ~is_covered(proba)
         if uncovered.any():  # the encoder, the costly part, runs only where it is needed
             proba[uncovered] = predict_rows(self.encoder, cells, np.flatnonzero(uncovered))
             if self.hmm is not None:
                 proba = self.hmm.smooth(cells, proba, labelled=~uncovered)
-        other = "encoder" if self.hmm is None else "context"
-        return proba, ["lfs" if covered else other for covered in ~uncovered]
+        in_context = has_neighbours(cells) if self.hmm is not None else np.zeros(len(cells), dtype=bool)
+        return proba, ["lfs" if covered else "context" if read else "encoder" for covered, read in zip(~uncovered, in_context)]
 
 
 def has_lfs_first(directory: str | Path) -> bool:

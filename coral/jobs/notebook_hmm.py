@@ -94,7 +94,7 @@ class NotebookHMM:
         out = proba.copy()
         for run in notebook_runs(cells):
             unlabelled = ~labelled[run]
-            if unlabelled.any() and run.stop - run.start > 1:  # a cell alone has no context to read
+            if unlabelled.any() and run.stop - run.start > 1:  # a cell alone has no context to read (has_neighbours)
                 out[run][unlabelled] = forward_backward(emissions[run], transitions, prior)[unlabelled]
         return out
 
@@ -111,6 +111,14 @@ class NotebookHMM:
         if np.shape(hmm.transitions_) != (N_STAGES, N_STAGES) or np.shape(hmm.prior_) != (N_STAGES,):
             raise ValueError(f"{path}: transitions must be {N_STAGES} x {N_STAGES} and the prior {N_STAGES} numbers")
         return hmm
+
+
+def has_neighbours(cells: Sequence[ParsedCell]) -> np.ndarray:
+    """Whether each cell shares its notebook with another cell of ``cells`` (the HMM reads only those)."""
+    out = np.zeros(len(cells), dtype=bool)
+    for run in notebook_runs(cells):
+        out[run] = run.stop - run.start > 1
+    return out
 
 
 def has_notebook_hmm(directory: str | Path) -> bool:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from coral.cli import app
 from coral.corpora.cells import read_cells
 from coral.jobs.lfs_first import LFS_DIR, LFsFirstModel
-from coral.jobs.notebook_hmm import HMM_FILE, NotebookHMM, forward_backward, notebook_runs
+from coral.jobs.notebook_hmm import HMM_FILE, NotebookHMM, forward_backward, has_neighbours, notebook_runs
 from coral.jobs.predict import load_stage_model, predict_cells
 from coral.labeling.model import HeuristicStageModel
 from coral.predictions import read_predictions
@@ -57,6 +57,11 @@ def test_an_uncovered_cell_takes_its_stage_from_its_neighbours(make_cell):
     smoothed = hmm.smooth(alone, rows, np.array([False, False, True]))
     assert np.array_equal(smoothed[0], rows[0])
     assert not np.allclose(smoothed[1], rows[1])  # the same reading with a neighbour is read in context
+
+
+def test_only_cells_with_a_neighbour_are_read_in_context(make_cell):
+    cells, _ = notebooks(make_cell, [[NONE], [NONE, NONE], [NONE]])
+    assert has_neighbours(cells).tolist() == [False, True, True, False]
 
 
 def test_forward_backward_matches_brute_force():
