@@ -47,6 +47,15 @@ def corpus():
     return toy_corpus()
 
 
+@pytest.fixture(scope="module")
+def coral_dir(corpus, tmp_path_factory) -> Path:
+    """A small trained CORAL model directory (weights.pt, vocab.json, encoder.json)."""
+    cells, y, _ = corpus
+    tiny = dict(model__d_model=16, model__d_ff=32, model__n_topics=4, model__layers=1, model__heads=2,
+                graph__min_token_count=1, training__epochs=1, device="cpu")
+    return make_encoder("coral", **tiny).fit(cells, y).save(tmp_path_factory.mktemp("coral"))
+
+
 def write_pickle(path: Path, marker: Path) -> None:
     path.write_bytes(pickle.dumps(RunsCommand(marker)))
 
@@ -108,23 +117,23 @@ def test_pickled_baseline_files_are_refused(corpus, tmp_path, marker, name, para
     assert not marker.exists()
 
 
-def test_weights_holding_an_object_are_refused(tmp_path, marker):
+def test_weights_holding_an_object_are_refused(tmp_path, marker, coral_dir):
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     for name in ("encoder.json", "vocab.json"):
-        (model_dir / name).write_bytes((DEFAULT_MODEL_DIR / name).read_bytes())
+        (model_dir / name).write_bytes((coral_dir / name).read_bytes())
     torch.save({"weight": RunsCommand(marker)}, model_dir / "weights.pt")
     with pytest.raises(UnsafeModelFileError, match=r"weights\.pt: holds objects other than tensors"):
         load_encoder(model_dir, device="cpu")
     assert not marker.exists()
 
 
-def test_truncated_weights_are_a_clear_error(tmp_path):
+def test_truncated_weights_are_a_clear_error(tmp_path, coral_dir):
     model_dir = tmp_path / "model"
     model_dir.mkdir()
     for name in ("encoder.json", "vocab.json"):
-        (model_dir / name).write_bytes((DEFAULT_MODEL_DIR / name).read_bytes())
-    weights = (DEFAULT_MODEL_DIR / "weights.pt").read_bytes()
+        (model_dir / name).write_bytes((coral_dir / name).read_bytes())
+    weights = (coral_dir / "weights.pt").read_bytes()
     (model_dir / "weights.pt").write_bytes(weights[: len(weights) // 2])
     with pytest.raises(ValueError, match=r"weights\.pt: not a readable torch file"):
         load_encoder(model_dir, device="cpu")
