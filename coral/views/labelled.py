@@ -26,6 +26,7 @@ from coral.predictions import Prediction, read_predictions
 from coral.problems import BAD_RECORD, NO_NOTEBOOK_JSON, NOT_A_NOTEBOOK, NOT_PREDICTED, ProblemLog
 
 __all__ = [
+    "DECIDED_BY_TEXT",
     "LOW_CONFIDENCE",
     "LabelledNotebook",
     "Prediction",
@@ -44,6 +45,8 @@ __all__ = [
 # five stages, below 0.5 means the other four together are at least as likely.
 LOW_CONFIDENCE = 0.5
 PREDICT_BATCH_NOTEBOOKS = 64
+# What labelled a cell (``Prediction.decided_by``), as the views say it.
+DECIDED_BY_TEXT = {"lfs": "by the LFs", "encoder": "by the encoder", "context": "by the encoder, in context"}
 
 Payload = TypeVar("Payload")
 

@@ -23,7 +23,7 @@ from coral import __version__
 from coral.stages import STAGE_NAMES
 from coral.studies import composition, transitions
 from coral.studies.frame import as_frame
-from coral.views.labelled import LOW_CONFIDENCE, LabelledNotebook, Prediction
+from coral.views.labelled import DECIDED_BY_TEXT, LOW_CONFIDENCE, LabelledNotebook, Prediction
 
 # Okabe & Ito's palette, distinguishable with the common colour-vision deficiencies.
 STAGE_COLOURS = {"IMPORT": "#E69F00", "WRANGLE": "#56B4E9", "EXPLORE": "#009E73", "MODEL": "#D55E00", "EVALUATE": "#CC79A7"}
@@ -62,17 +62,19 @@ def page_settings(title: str, model: str) -> dict[str, Any]:
         "colours": [STAGE_COLOURS[stage] for stage in STAGE_NAMES],
         "no_stage_colour": NO_STAGE_COLOUR,
         "low_confidence": LOW_CONFIDENCE,
+        "decided_by": DECIDED_BY_TEXT,
     }
 
 
 def _code_fields(prediction: Prediction | None) -> list[Any]:
-    """``[stage index or -1 (no stage) or None (not predicted), probabilities or None, lines]``."""
+    """``[stage index or -1 (no stage) or None (not predicted), probabilities or None, lines,
+    what labelled the cell (``Prediction.decided_by``) or None]``."""
     if prediction is None:
-        return [None, None, 0]
+        return [None, None, 0, None]
     if prediction.stage is None:
-        return [-1, None, prediction.lines]
+        return [-1, None, prediction.lines, prediction.decided_by]
     probs = [round(float(prediction.probs.get(stage, 0.0)), 3) for stage in STAGE_NAMES]
-    return [STAGE_NAMES.index(prediction.stage), probs, prediction.lines]
+    return [STAGE_NAMES.index(prediction.stage), probs, prediction.lines, prediction.decided_by]
 
 
 def overview(predictions: list[Prediction]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from coral.stages import STAGE_NAMES
-from coral.views.labelled import LOW_CONFIDENCE, LabelledNotebook, confidence, is_low_confidence
+from coral.views.labelled import DECIDED_BY_TEXT, LOW_CONFIDENCE, LabelledNotebook, confidence, is_low_confidence
 from coral.views.report import NO_STAGE_COLOUR, STAGE_COLOURS
 
 
@@ -57,6 +57,8 @@ def show_notebook(
         title.append(f"■ {stage or ('no stage' if prediction else 'not labelled')}", style=f"bold {stage_colour(stage)}")
         if stage:
             title.append(f"  {confidence(prediction):.0%}")
+        if prediction is not None and prediction.decided_by:
+            title.append(f"  {DECIDED_BY_TEXT[prediction.decided_by]}", style="dim")
         if low and prediction is not None:
             title.append("  low confidence", style="bold reverse")
         title.append(" ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -94,6 +95,19 @@ def test_run_writes_a_manifest_and_the_report(tmp_path):
     assert manifest["counts"]["code_cells"] == n_code and manifest["wall_seconds"] > 0
     assert (tmp_path / "report.html").stat().st_size > 0
     assert hashlib.sha256(weights.read_bytes()).hexdigest() != manifest["model"]["weights_sha256"]  # over all model files
+    # the report says, for each code cell, whether the LFs or the encoder (in context) labelled it
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script type="application/json" id="coral-data">(.*?)</script>', html, re.S).group(1))
+    deciders = [row[6] for nb in data["notebooks"] for row in nb["cells"] if row[0] == "c"]
+    assert len(deciders) == n_code and set(deciders) <= {"lfs", "context"} and "lfs" in deciders
+    assert data["decided_by"]["lfs"] == "by the LFs"
+
+
+def test_show_says_what_labelled_each_cell(churn):
+    result = CliRunner().invoke(app, ["show", str(churn), "--model", "default"])
+    assert result.exit_code == 0, result.output
+    headers = _cell_headers(result.output)
+    assert headers and all("by the LFs" in header or "by the encoder, in context" in header for header in headers)
 
 
 def test_manifest_digests_change_with_the_lf_set_file(tmp_path, fixtures_dir):
