@@ -9,7 +9,7 @@ machine weighs on all of them alike:
   timed, and the cells/s after it given, which is what a large corpus sees;
 - inference: ``predict_proba`` over the same cells, parsed beforehand (graph building and
   the network);
-- bare forward: ``torch.nn.TransformerEncoder`` of the model's size (layers, d_model, d_ff,
+- bare forward (CORAL-kind encoders only): ``torch.nn.TransformerEncoder`` of the model's size (layers, d_model, d_ff,
   heads) in eval mode over random vectors with the same cells' node counts, batched as
   the encoder batches them (cells sorted by size, padded to the largest of each batch,
   a key-padding mask): what the arithmetic of a same-size dense transformer costs.
@@ -100,7 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, required=True, help="a JSON Lines shard of notebooks (.jsonl or .jsonl.gz)")
     parser.add_argument("--notebooks", type=int, default=400, help="first notebooks of the shard to predict")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="an encoder model directory")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="a model directory (an encoder, LFs-first or not)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: coral's choice)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:1...): where all three figures compute")
@@ -113,17 +113,21 @@ def main() -> None:
     encoder = load_encoder(args.model, device=args.device)
     if args.batch_size:
         encoder.set_params(training__batch_size=args.batch_size)
-    batch_size = encoder.training.batch_size
+    # the bare-forward reference is a dense transformer of the model's size: CORAL's kind only
+    transformer = hasattr(getattr(encoder, "model", None), "d_ff")
+    batch_size = encoder.training.batch_size if transformer else None
     with tempfile.TemporaryDirectory() as tmp:
         shard = first_notebooks(args.corpus, args.notebooks, Path(tmp))
         cells = list(read_cells([shard]))
-        sizes = np.array([len(cell.types) for cell in encoder._dataset(cells).encoded])
-        bare = bare_encoder(encoder, device)
+        sizes = np.array([len(cell.types) for cell in encoder._dataset(cells).encoded]) if transformer else None
+        bare = bare_encoder(encoder, device) if transformer else None
+        shape = (f"{sizes.mean():.1f} nodes a cell (max {sizes.max()}); batch {batch_size}" if transformer
+                 else "no bare-forward reference (not a transformer encoder)")
         print(f"{args.model}: {len(cells)} code cells of {args.notebooks} notebooks of {args.corpus}; "
-              f"{sizes.mean():.1f} nodes a cell (max {sizes.max()}); batch {batch_size}; torch threads {threads}; "
-              f"device {device_name(device)}")
-        encoder.predict_proba(cells[: 4 * batch_size])  # warm-up
-        time_bare_forward(bare, sizes[: 4 * batch_size], batch_size, encoder.model.d_model, device)
+              f"{shape}; torch threads {threads}; device {device_name(device)}")
+        encoder.predict_proba(cells[:128])  # warm-up
+        if bare is not None:
+            time_bare_forward(bare, sizes[: 4 * batch_size], batch_size, encoder.model.d_model, device)
         one_notebook = first_notebooks(args.corpus, 1, Path(tmp) / "one")
         rows = []
         for repeat in range(args.repeats):
@@ -133,21 +137,26 @@ def main() -> None:
             started = time.perf_counter()
             encoder.predict_proba(cells)
             inference = len(cells) / (time.perf_counter() - started)
-            forward = len(cells) / time_bare_forward(bare, sizes, batch_size, encoder.model.d_model, device)
             end_to_end, after_start = len(cells) / seconds, len(cells) / max(seconds - start_up, 1e-9)
-            rows.append((end_to_end, after_start, inference, forward))
-            print(f"repeat {repeat + 1}: end to end {end_to_end:.0f} cells/s ({seconds:.1f} s, of which start-up "
-                  f"{start_up:.1f} s; {after_start:.0f} cells/s after it), inference {inference:.0f} cells/s, "
-                  f"bare forward {forward:.0f} cells/s; end to end / bare {end_to_end / forward:.2f} "
-                  f"(after start-up {after_start / forward:.2f}), inference / bare {inference / forward:.2f}", flush=True)
+            line = (f"repeat {repeat + 1}: end to end {end_to_end:.0f} cells/s ({seconds:.1f} s, of which start-up "
+                    f"{start_up:.1f} s; {after_start:.0f} cells/s after it), encoder inference {inference:.0f} cells/s")
+            if bare is not None:
+                forward = len(cells) / time_bare_forward(bare, sizes, batch_size, encoder.model.d_model, device)
+                line += (f", bare forward {forward:.0f} cells/s; end to end / bare {end_to_end / forward:.2f} "
+                         f"(after start-up {after_start / forward:.2f}), inference / bare {inference / forward:.2f}")
+                rows.append((end_to_end, after_start, inference, forward))
+            else:
+                rows.append((end_to_end, after_start, inference))
+            print(line, flush=True)
         if device.type != "cpu":
             print_agreement_with_cpu(args.model, cells, encoder.predict_proba(cells))
     columns = [statistics.median(column) for column in zip(*rows)]
-    ratios = {name: [row[i] / row[3] for row in rows] for i, name in enumerate(("end to end", "after start-up", "inference"))}
-    print(f"median cells/s: end to end {columns[0]:.0f}, after start-up {columns[1]:.0f}, inference {columns[2]:.0f}, "
-          f"bare forward {columns[3]:.0f}")
-    print("ratio to the bare forward: " + "; ".join(
-        f"{name} {statistics.median(values):.2f} (range {min(values):.2f}-{max(values):.2f})" for name, values in ratios.items()))
+    print(f"median cells/s: end to end {columns[0]:.0f}, after start-up {columns[1]:.0f}, encoder inference {columns[2]:.0f}"
+          + (f", bare forward {columns[3]:.0f}" if bare is not None else ""))
+    if bare is not None:
+        ratios = {name: [row[i] / row[3] for row in rows] for i, name in enumerate(("end to end", "after start-up", "inference"))}
+        print("ratio to the bare forward: " + "; ".join(
+            f"{name} {statistics.median(values):.2f} (range {min(values):.2f}-{max(values):.2f})" for name, values in ratios.items()))
 
 
 if __name__ == "__main__":
