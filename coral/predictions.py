@@ -14,8 +14,8 @@ from: a file, ``archive:member`` or ``shard:line``) and ``source`` (its code, wi
 ``--with-source``). A model that labels some cells one way and others another (an LFs-first
 model, ``coral.jobs.lfs_first``) adds ``decided_by``: ``"lfs"`` where the labeling functions'
 vote gave the stage, ``"encoder"`` where the encoder did, cell by cell, and ``"context"``
-where the notebook HMM did, from the encoder and the cell's neighbours in the input; ``coral evaluate``
-then scores each part apart.
+where the notebook HMM did, from the encoder and the cell's neighbours in the input;
+``coral evaluate`` then scores each part apart.
 """
 
 from __future__ import annotations

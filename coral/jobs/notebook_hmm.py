@@ -14,9 +14,9 @@ At prediction time each cell emits what the LFs-first model says of it:
 
 Forward-backward gives each uncovered cell its posterior stage given the whole notebook;
 covered cells keep the LFs' label, and a cell that is its notebook's only one in the input
-keeps the encoder's reading (it has no neighbours to be read with). A notebook is a run of consecutive cells with one
-``notebook_id`` (``coral predict`` never splits one). Parameters are saved as JSON
-(``hmm.json`` in the model directory): data, never code.
+keeps the encoder's reading (it has no neighbours to be read with). A notebook is a run of
+consecutive cells with one ``notebook_id`` (``coral predict`` never splits one). Parameters
+are saved as JSON (``hmm.json`` in the model directory): data, never code.
 """
 
 from __future__ import annotations
