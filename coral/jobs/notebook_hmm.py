@@ -92,10 +92,10 @@ class NotebookHMM:
         emissions = np.where(labelled[:, None], proba * trust + (1 - self.lf_confidence) / (N_STAGES - 1),
                              ((proba + 1e-3) / prior) ** self.encoder_weight)
         out = proba.copy()
+        read = ~labelled & has_neighbours(cells)  # a cell alone has no context to read
         for run in notebook_runs(cells):
-            unlabelled = ~labelled[run]
-            if unlabelled.any() and run.stop - run.start > 1:  # a cell alone has no context to read (has_neighbours)
-                out[run][unlabelled] = forward_backward(emissions[run], transitions, prior)[unlabelled]
+            if read[run].any():
+                out[run][read[run]] = forward_backward(emissions[run], transitions, prior)[read[run]]
         return out
 
     def save(self, directory: str | Path) -> None:
